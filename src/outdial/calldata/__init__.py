@@ -1,0 +1,1 @@
+"""calldata domain."""

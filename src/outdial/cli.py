@@ -1,0 +1,183 @@
+"""The `outdial` command line. Commands are grouped by role; each domain adds its group in cli_groups()."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from outdial.clock import RealClock, ScaledClock
+from outdial.config import Settings, get_settings
+from outdial.tenants import repository as tenants
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="outdial: outbound campaign engine")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys (AK/SK) bound to VDNs")
+skills_app = typer.Typer(no_args_is_help=True, help="Skill queues of a VDN")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(skills_app, name="skills")
+
+
+def _settings(db: str | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"database_url": db}) if db else settings
+
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: OUTDIAL_DATABASE_URL or SQLite)")
+]
+
+
+def _context(db: str | None):  # type: ignore[no-untyped-def]
+    from outdial.runtime import build_context
+
+    return build_context(_settings(db))
+
+
+def _print(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    db: DbOption = None,
+    speed: Annotated[float, typer.Option(help="Run the clock N times faster than real time (demos)")] = 1.0,
+    demo: Annotated[
+        bool, typer.Option(help="Create a demo tenant, campaign and agents if none exist")
+    ] = False,
+) -> None:
+    """Run the API and the background workers in one process."""
+    import uvicorn
+
+    from outdial.app import create_app
+    from outdial.runtime import build_context
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(db)
+    clock = ScaledClock(speed) if speed != 1.0 else RealClock()
+    ctx = build_context(settings, clock=clock)
+    host = host or settings.host
+    port = port or settings.port
+    if demo:
+        from outdial.demo import seed_demo
+
+        seed_demo(ctx, f"http://{host}:{port}")
+    uvicorn.run(create_app(ctx, run_workers=True), host=host, port=port, log_level="warning")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Create or upgrade the schema to the newest revision."""
+    ctx = _context(db)
+    typer.echo(f"database at head: {ctx.db.url.split('@')[-1]}")
+
+
+@keys_app.command("create")
+def keys_create(
+    vdn: Annotated[list[int], typer.Option("--vdn", help="VDN ID the key may act for (repeatable)")],
+    db: DbOption = None,
+) -> None:
+    """Create an AK/SK pair bound to the given VDNs; prints {"ak": ..., "sk": ...}."""
+    if any(not 1 <= v <= 9999 for v in vdn):
+        typer.echo("every --vdn must be between 1 and 9999", err=True)
+        raise typer.Exit(2)
+    ctx = _context(db)
+    with ctx.db.write() as conn:
+        key = tenants.create_key(conn, ctx.box, vdn, ctx.clock.now_ms())
+    _print({"ak": key.ak, "sk": key.sk})
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None) -> None:
+    """List keys (never their SKs)."""
+    ctx = _context(db)
+    with ctx.db.read() as conn:
+        for row in tenants.list_keys(conn):
+            _print(row)
+
+
+@keys_app.command("revoke")
+def keys_revoke(ak: str, db: DbOption = None) -> None:
+    """Revoke a key: its requests are refused from now on."""
+    ctx = _context(db)
+    with ctx.db.write() as conn:
+        found = tenants.revoke_key(conn, ak, ctx.clock.now_ms())
+    if not found:
+        typer.echo(f"no active key {ak}", err=True)
+        raise typer.Exit(1)
+    _print({"ak": ak, "revoked": True})
+
+
+@skills_app.command("add")
+def skills_add(
+    vdn: Annotated[int, typer.Option("--vdn")],
+    skill_id: Annotated[int, typer.Option("--id", help="Skill queue ID, 1-1000")],
+    name: Annotated[str, typer.Option("--name", help="Skill queue name, up to 100 characters")],
+    db: DbOption = None,
+) -> None:
+    """Define a skill queue of a VDN (campaigns of device types 2, 5 and 6 must name an existing one)."""
+    if not 1 <= skill_id <= 1000 or not 1 <= vdn <= 9999 or not 0 < len(name) <= 100:
+        typer.echo("--vdn 1-9999, --id 1-1000 and a --name of 1-100 characters are required", err=True)
+        raise typer.Exit(2)
+    from sqlalchemy.exc import IntegrityError
+
+    ctx = _context(db)
+    try:
+        with ctx.db.write() as conn:
+            tenants.add_skill_queue(conn, vdn, skill_id, name, ctx.clock.now_ms())
+    except IntegrityError:
+        typer.echo(f"skill queue {skill_id} already exists in VDN {vdn}", err=True)
+        raise typer.Exit(1) from None
+    _print({"vdnId": vdn, "skillId": skill_id, "skillName": name})
+
+
+@skills_app.command("list")
+def skills_list(vdn: Annotated[int, typer.Option("--vdn")], db: DbOption = None) -> None:
+    ctx = _context(db)
+    with ctx.db.read() as conn:
+        for row in tenants.list_skill_queues(conn, vdn):
+            _print(row)
+
+
+@app.command("request")
+def signed_request(
+    method: str,
+    url: str,
+    ak: Annotated[str, typer.Option(envvar="OUTDIAL_AK")],
+    sk: Annotated[str, typer.Option(envvar="OUTDIAL_SK")],
+    data: Annotated[str | None, typer.Option(help="JSON body")] = None,
+) -> None:
+    """Send one signed request and print the answer, e.g.
+    outdial request GET http://127.0.0.1:8080/rest/isales/v1/openapi/campaigns/1/1 --ak AK --sk SK"""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from outdial.client import Client
+
+    parts = urlsplit(url)
+    client = Client(f"{parts.scheme}://{parts.netloc}", ak, sk)
+    body = json.loads(data) if data else None
+    query = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
+    response = client.request(method.upper(), parts.path, body, query=query)
+    typer.echo(f"HTTP {response.status_code}", err=True)
+    _print(response.body)
+    if not response.ok:
+        raise typer.Exit(1)
+
+
+def cli_groups() -> None:
+    """Domain command groups (fileserver, simulate, ...) register here."""
+
+
+def main() -> None:
+    cli_groups()
+    app(prog_name="outdial")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""One typed settings object, read from the environment (OUTDIAL_ prefix)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def server_timezone() -> str:
+    """The server's IANA zone: $TZ, else /etc/timezone, else the /etc/localtime link, else UTC."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and ("/" in tz or tz == "UTC"):
+        return tz
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+        if name:
+            return name
+    except OSError:
+        pass
+    try:
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    except OSError:
+        pass
+    return "UTC"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTDIAL_", extra="ignore")
+
+    data_dir: Path = Path("outdial-data")
+    database_url: str = ""  # empty: a SQLite file in data_dir
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timezone: str = Field(default_factory=server_timezone)
+
+    # auth-v2: accepted clock skew either side of the server's time, and how long a used signature is kept
+    auth_window_seconds: int = 300
+    max_body_bytes: int = 1_048_576
+
+    # Call data limits of the documents
+    max_unfinished_per_campaign: int = 200_000
+    max_records_per_file: int = 500_000
+
+    # Encrypts secrets at rest (SKs, file-server passwords and keys). Empty: a key file in data_dir.
+    secret_key: str = ""
+
+    # Callbacks: CIDRs callback targets may resolve to; empty means "public addresses only".
+    callback_allowed_networks: str = ""
+    callback_url: str = ""  # the system-level callback URL, used when neither campaign nor tenant has one
+    callback_max_pushes: int = 6
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'outdial.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,144 @@
+"""Database access: one Database per URL, the unit of work, SQLite pragmas, raw driver access for bulk paths.
+
+Write transactions on SQLite take a process-wide lock and start with BEGIN IMMEDIATE: SQLite has one writer
+anyway, and queueing in Python is fairer and faster than SQLite's sleeping busy handler. Several processes
+on one SQLite file still work (busy_timeout), but scaling out is PostgreSQL's job.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import QueuePool
+
+
+def normalize_url(url: str) -> str:
+    """postgresql:// and postgres:// use psycopg 3; sqlite:///path stays as it is."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self._write_lock = threading.RLock()
+        if self.is_sqlite:
+            path = sa.engine.make_url(self.url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = sa.create_engine(
+                self.url,
+                poolclass=QueuePool,
+                pool_size=pool_size,
+                max_overflow=20,
+                connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
+            )
+            sa.event.listen(self.engine, "connect", _sqlite_on_connect)
+        else:
+            self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: commits on success, rolls back on any exception. Callbacks registered with
+        `after_commit(conn, fn)` run once the commit succeeded."""
+        if self.is_sqlite:
+            with self._write_lock, self.engine.connect() as conn:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield from self._finish(conn)
+        else:
+            with self.engine.connect() as conn:
+                conn.begin()
+                yield from self._finish(conn)
+
+    def _finish(self, conn: Connection) -> Iterator[Connection]:
+        try:
+            yield conn
+        except BaseException:
+            _rollback(conn, self.is_sqlite)
+            raise
+        if self.is_sqlite:
+            conn.exec_driver_sql("COMMIT")
+        else:
+            conn.commit()
+        for callback in conn.info.pop("after_commit", []):
+            callback()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot (a deferred transaction on SQLite)."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    conn.exec_driver_sql("ROLLBACK")
+            else:
+                with conn.begin():
+                    yield conn
+
+    @contextmanager
+    def raw_write(self) -> Iterator[Any]:
+        """The driver's own connection (sqlite3 / psycopg) inside a write transaction, for bulk paths
+        (executemany into SQLite, COPY into PostgreSQL). Commits on success."""
+        with self.write() as conn:
+            driver = conn.connection.driver_connection
+            yield driver
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` after the surrounding Database.write() transaction commits (never on rollback)."""
+    conn.info.setdefault("after_commit", []).append(callback)
+
+
+def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when the row was inserted. Safe across processes.
+
+    RETURNING tells whether the row went in: SQLAlchemy 2.1 with psycopg 3 reports rowcount -1 here."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    key = list(table.primary_key.columns)[0]
+    return conn.execute(stmt.returning(key)).first() is not None
+
+
+def _rollback(conn: Connection, is_sqlite: bool) -> None:
+    conn.info.pop("after_commit", None)
+    if is_sqlite:
+        try:
+            conn.exec_driver_sql("ROLLBACK")
+        except sa.exc.OperationalError:
+            pass  # SQLite already rolled back (e.g. after a disk error)
+    else:
+        conn.rollback()
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,428 @@
+"""Read an outbound call data file (.xlsx or .csv) into raw cells, one list per record.
+
+The rows are not validated here (calldata/records.py does that); this module only makes sure the file is
+what it claims to be, the header matches the template, and the cells come back as the text a person sees:
+
+- Rows always have six cells in TEMPLATE_COLUMNS order, whatever the file's column order; a column the
+  file leaves out (all but `called` are optional) is None in every row. An empty cell is None.
+- Excel keeps every number as a float: 13800000001.0 comes back as "13800000001", 1e20 as
+  "100000000000000000000", 0.5 as "0.5" (never exponent notation). Date cells come back as
+  "yyyy-MM-dd HH:mm:ss" (a date alone gets 00:00:00), time cells as "HH:mm:ss", booleans as TRUE/FALSE.
+- The header is the first non-empty row. A header cell matches a template column when, with surrounding
+  spaces and a trailing parenthesised note removed ("called (Mandatory)", "called（必填）"), it equals
+  the column name ignoring case. An unknown, repeated or unnamed column, or a missing `called`, fails the
+  whole file and the reason names the column.
+- Blank lines between records are kept as rows of None, so a row's line number (`first_line` + its
+  index) is its line in the file; blank lines after the last record are dropped.
+- More than MAX_RECORDS records fails the whole file ("A maximum of 500,000 records can be imported
+  using a file at a time"), checked before the first row is returned.
+- .xlsx: only the first sheet is read. Before calamine opens it, the file must be a zip archive whose
+  declared sizes stay under MAX_UNCOMPRESSED_BYTES in total and MAX_COMPRESSION_RATIO per member (a zip
+  bomb is refused from its directory alone); then every member is inflated once in small chunks to check
+  its CRC, which refuses an archive whose directory lies about its sizes, with memory bounded by the chunk.
+- The format follows the extension of `name` (the file's real name) or of the path; without either, a
+  zip archive is read as .xlsx and anything else as .csv.
+- .csv: UTF-8 with or without a byte-order mark; comma, semicolon or tab separated (the one that makes
+  the header match); cells past the header's width are ignored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from outdial.imports.failures import ImportFailure
+
+TEMPLATE_COLUMNS: tuple[str, ...] = (
+    "sessionId",
+    "called",
+    "caller",
+    "callData",
+    "customField",
+    "recycleTime",
+)
+MANDATORY_COLUMNS = ("called",)
+MAX_RECORDS = 500_000
+
+MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024  # a full 500,000-record workbook inflates to ~150 MB
+MAX_COMPRESSION_RATIO = 200  # Excel's XML deflates 10-40x; zip bombs reach 1000x
+RATIO_CHECK_FROM_BYTES = 1024 * 1024  # tiny members may compress oddly well and cannot hurt
+MAX_MEMBERS = 10_000
+INFLATE_CHUNK = 1024 * 1024
+
+_BY_KEY = {name.lower(): name for name in TEMPLATE_COLUMNS}
+_NOTE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
+_STRIP = " \t\r\n\u00a0\u3000\ufeff"
+
+
+@dataclass
+class SheetRows:
+    """A file's records. Unpacks as `header, rows = read_rows(path)`.
+
+    header: TEMPLATE_COLUMNS as a list (the order of every row's cells).
+    file_header: the header row as written in the file.
+    rows: lazy iterator of lists of six `str | None` cells.
+    first_line: the file's line number (1-based) of the first record.
+    """
+
+    header: list[str]
+    file_header: list[str]
+    rows: Iterator[list[str | None]]
+    first_line: int
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.header, self.rows))
+
+
+def read_rows(path: str | Path, *, name: str | None = None, max_records: int = MAX_RECORDS) -> SheetRows:
+    """Open an .xlsx or .csv call data file. `name` is the file's real name (e.g. the remote fileName
+    when the download was saved under another name): its extension decides the format and it is the
+    name the reasons use. Without a known extension, a zip archive is read as .xlsx, anything else as
+    .csv."""
+    path = Path(path)
+    label = name or path.name
+    suffix = Path(label).suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        suffix = Path(path).suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        with path.open("rb") as f:
+            suffix = ".xlsx" if f.read(4) == b"PK\x03\x04" else ".csv"
+    if suffix == ".xlsx":
+        return _read_xlsx(path, max_records, label)
+    return _read_csv(path, max_records, label)
+
+
+# ---------------------------------------------------------------- header
+
+
+def header_key(cell: str) -> str:
+    """A header cell reduced to what is compared: no surrounding spaces, no trailing note, lower case."""
+    text = cell.strip(_STRIP)
+    text = _NOTE.sub("", text)
+    return text.strip(_STRIP).lower()
+
+
+def map_header(cells: list[Any]) -> list[int]:
+    """For each template column, the index of its cell in the file's rows, or -1 when absent."""
+    texts = ["" if c is None else str(c) for c in cells]
+    while texts and not texts[-1].strip(_STRIP):
+        texts.pop()  # trailing empty header cells are not columns
+    positions: dict[str, int] = {}
+    for index, text in enumerate(texts):
+        key = header_key(text)
+        if not key:
+            raise ImportFailure(f"header: column {_column_letter(index)} has no name")
+        name = _BY_KEY.get(key)
+        if name is None:
+            expected = ", ".join(TEMPLATE_COLUMNS)
+            raise ImportFailure(
+                f"header: unknown column {text.strip()!r} (the template's columns are {expected})"
+            )
+        if name in positions:
+            raise ImportFailure(f"header: column {name!r} appears twice")
+        positions[name] = index
+    for name in MANDATORY_COLUMNS:
+        if name not in positions:
+            raise ImportFailure(f"header: the mandatory column {name!r} is missing")
+    return [positions.get(name, -1) for name in TEMPLATE_COLUMNS]
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+# ---------------------------------------------------------------- cells
+
+
+def _number_text(value: float) -> str:
+    if value.is_integer():
+        return str(int(value))  # also turns -0.0 into "0"
+    return format(Decimal(repr(value)), "f")  # shortest round-trip digits, no exponent
+
+
+def cell_text(value: Any) -> str | None:
+    """One spreadsheet value as the text a person sees in the cell (None when empty)."""
+    if value is None:
+        return None
+    cls = value.__class__
+    if cls is str:
+        return value or None
+    if cls is float:
+        return _number_text(value)
+    if cls is bool:
+        return "TRUE" if value else "FALSE"
+    if cls is int:
+        return str(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d 00:00:00")
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return str(value)
+
+
+def _row_shaper(index: list[int], width: int) -> Callable[[list[Any]], list[str | None]]:
+    """The cheapest function that turns a file row into six template-ordered text cells."""
+    conv = cell_text
+    if index == list(range(len(TEMPLATE_COLUMNS))) and width == len(TEMPLATE_COLUMNS):
+
+        def shape_same(row: list[Any]) -> list[str | None]:
+            # The common case: the template's own layout; strings (almost every cell) cost one check.
+            return [(c or None) if c.__class__ is str else conv(c) for c in row]
+
+        return shape_same
+
+    def shape_mapped(row: list[Any]) -> list[str | None]:
+        n = len(row)
+        out: list[str | None] = []
+        for i in index:
+            c = row[i] if 0 <= i < n else None
+            out.append((c or None) if c.__class__ is str else conv(c))
+        return out
+
+    return shape_mapped
+
+
+def _count_error(count: int, limit: int) -> ImportFailure:
+    return ImportFailure(
+        f"the file holds {count} records; at most {limit} can be imported from one file (split the file)"
+    )
+
+
+# ---------------------------------------------------------------- xlsx
+
+
+_NOT_XLSX = [
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 (.xls) or password-protected workbook; save it as .xlsx"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"%PDF", "a PDF document"),
+]
+
+
+def check_xlsx_archive(path: Path, label: str = "") -> None:
+    """Refuse anything but a sound, reasonably sized zip archive holding a workbook (see module doc)."""
+    label = label or path.name
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if not magic:
+        raise ImportFailure(f"{label} is empty")
+    if magic != b"PK\x03\x04":
+        what = next((name for prefix, name in _NOT_XLSX if magic.startswith(prefix)), None)
+        raise ImportFailure(f"{label} is not an .xlsx workbook" + (f": it is {what}" if what else ""))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise ImportFailure(f"{label}: the archive holds {len(members)} parts; refused")
+            names = {m.filename for m in members}
+            if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+                raise ImportFailure(f"{label} is a zip archive but not an Excel workbook")
+            if "xl/workbook.bin" in names:
+                raise ImportFailure(f"{label} is a binary workbook (.xlsb); save it as .xlsx")
+            total = 0
+            for m in members:
+                if m.flag_bits & 0x1:
+                    raise ImportFailure(f"{label} is encrypted; save it without a password")
+                total += m.file_size
+                ratio = m.file_size / max(m.compress_size, 1)
+                if m.file_size > RATIO_CHECK_FROM_BYTES and ratio > MAX_COMPRESSION_RATIO:
+                    raise ImportFailure(
+                        f"{label}: part {m.filename} would inflate {ratio:.0f} times; refused as a zip bomb"
+                    )
+            if total > MAX_UNCOMPRESSED_BYTES:
+                raise ImportFailure(
+                    f"{label} would inflate to {total} bytes (limit {MAX_UNCOMPRESSED_BYTES}); "
+                    "refused as a zip bomb"
+                )
+            # Inflate each part once, in small chunks: zipfile stops at the declared size and checks the
+            # CRC, so a directory that lies about sizes is refused here instead of inside calamine.
+            for m in members:
+                with archive.open(m) as part:
+                    while part.read(INFLATE_CHUNK):
+                        pass
+    except ImportFailure:
+        raise
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        EOFError,
+        OSError,
+        ValueError,
+    ) as exc:
+        raise ImportFailure(f"{label} is a damaged .xlsx archive ({exc})") from None
+    except Exception as exc:  # zlib.error and friends: the archive is damaged whatever the cause
+        raise ImportFailure(f"{label} is a damaged .xlsx archive ({type(exc).__name__}: {exc})") from None
+
+
+def _read_xlsx(path: Path, max_records: int, label: str = "") -> SheetRows:
+    label = label or path.name
+    import python_calamine
+
+    check_xlsx_archive(path, label)
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        if not workbook.sheet_names:
+            raise ImportFailure(f"{label} has no sheet")
+        sheet = workbook.get_sheet_by_index(0)
+        end = sheet.end
+        cells = sheet.iter_rows()  # from the sheet's first line, blank leading lines included
+        header_at = 0
+        file_header = None
+        if end is not None:
+            for row in cells:
+                if any(c != "" for c in row):
+                    file_header = row
+                    break
+                header_at += 1
+    except ImportFailure:
+        raise
+    except Exception as exc:  # calamine's errors (zip, XML, password) all mean the same to the user
+        raise ImportFailure(f"{label} cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
+    if file_header is None or end is None:
+        raise ImportFailure(f"{label}: the first sheet is empty (no header row)")
+    index = map_header(file_header)
+    records = end[0] - header_at  # the sheet's range ends at its last non-empty line
+    if records > max_records:
+        raise _count_error(records, max_records)
+    if records <= 0:
+        raise ImportFailure(f"{label} has a header but no records")
+    shape = _row_shaper(index, len(file_header))
+    first_line = header_at + 2
+    return SheetRows(
+        header=list(TEMPLATE_COLUMNS),
+        file_header=[cell_text(c) or "" for c in file_header],
+        rows=_xlsx_rows(cells, shape, label),
+        first_line=first_line,
+    )
+
+
+def _xlsx_rows(
+    cells: Iterator[list[Any]], shape: Callable[[list[Any]], list[str | None]], name: str
+) -> Iterator[list[str | None]]:
+    try:
+        yield from map(shape, cells)
+    except Exception as exc:
+        raise ImportFailure(f"{name} cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
+
+
+# ---------------------------------------------------------------- csv
+
+
+def _scan_csv(path: Path, label: str = "") -> int:
+    """Check the file is UTF-8 text and return an upper bound of its lines, reading 1 MiB at a time."""
+    label = label or path.name
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
+    offset = 0
+    last = b""
+    with path.open("rb") as f:
+        while chunk := f.read(INFLATE_CHUNK):
+            if b"\x00" in chunk:
+                raise ImportFailure(f"{label} is not a text file (it holds NUL bytes)")
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise ImportFailure(
+                    f"{label} is not UTF-8 text (byte {offset + exc.start}); save it as 'CSV UTF-8'"
+                ) from None
+            lines += chunk.count(b"\n")
+            offset += len(chunk)
+            last = chunk[-1:]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ImportFailure(f"{label} is not UTF-8 text (it ends inside a character)") from None
+    if offset == 0:
+        raise ImportFailure(f"{label} is empty")
+    return lines + (0 if last == b"\n" else 1)
+
+
+def _csv_dialect(header_line: str) -> str:
+    """The separator that makes the header a template header: comma unless only another one fits."""
+    best, best_known = ",", -1
+    for sep in (",", ";", "\t"):
+        keys = [header_key(c) for c in next(csv.reader([header_line], delimiter=sep), [])]
+        known = sum(1 for k in keys if k in _BY_KEY)
+        if known > best_known:
+            best, best_known = sep, known
+    return best
+
+
+def _csv_records(path: Path, sep: str, label: str = "") -> Iterator[list[str]]:
+    """Raw csv rows after the header; blank rows are kept (as []) except trailing ones."""
+    label = label or path.name
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=sep)
+        try:
+            for row in reader:
+                if row and any(row):
+                    break  # the header
+            pending = 0
+            for row in reader:
+                if not row or not any(row):
+                    pending += 1
+                    continue
+                while pending:
+                    pending -= 1
+                    yield []
+                yield row
+        except csv.Error as exc:
+            raise ImportFailure(f"{label}: line {reader.line_num} is not valid CSV ({exc})") from None
+
+
+def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
+    label = label or path.name
+    line_bound = _scan_csv(path, label)
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        skipped = 0
+        header_line = ""
+        for line in f:
+            if line.strip(_STRIP.replace("\ufeff", "") + ",;"):
+                header_line = line
+                break
+            skipped += 1
+    if not header_line:
+        raise ImportFailure(f"{label} is empty (no header row)")
+    sep = _csv_dialect(header_line)
+    file_header = next(csv.reader([header_line], delimiter=sep))
+    index = map_header(file_header)
+    if line_bound - 1 - skipped > max_records:
+        # Only an upper bound (quoted cells may span lines): count the records themselves.
+        count = sum(1 for _ in _csv_records(path, sep, label))
+        if count > max_records:
+            raise _count_error(count, max_records)
+    rows = _csv_records(path, sep, label)
+    first = next(rows, None)
+    if first is None:
+        raise ImportFailure(f"{label} has a header but no records")
+    shape = _row_shaper(index, -1)  # csv rows vary in width: always map by index
+
+    def all_rows() -> Iterator[list[str | None]]:
+        yield shape(first)
+        yield from map(shape, rows)
+
+    return SheetRows(
+        header=list(TEMPLATE_COLUMNS),
+        file_header=file_header,
+        rows=all_rows(),
+        first_line=skipped + 2,
+    )

@@ -1,0 +1,83 @@
+"""The callback outbox: the engine writes one row per ended attempt in the same transaction that ends it,
+so a result is never lost between "call ended" and "callback sent" (at-least-once delivery).
+
+The payload is frozen at enqueue time: the seed 003 Table 5 fields, customField when set, and
+"resultId" — the outbox row id, stable across retries, for receivers to de-duplicate on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from outdial.models.results import PENDING, callback_outbox
+
+
+def call_time_str(instant_ms: int | None, zone: str) -> str:
+    """'yyyy-mm-dd hh:mm:ss' in the campaign's zone (empty when the instant is unknown)."""
+    if instant_ms is None:
+        return ""
+    moment = datetime.fromtimestamp(instant_ms / 1000, tz=UTC).astimezone(ZoneInfo(zone))
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def result_item(
+    attempt: Mapping[str, Any], *, campaign_id: int, vdn_id: int, zone: str = "UTC"
+) -> dict[str, Any]:
+    """One result as the iSales interfaces show it (shared by the query interface and the callbacks)."""
+    item: dict[str, Any] = {
+        "campaignId": str(campaign_id),
+        "sessionId": attempt.get("session_id") or "",
+        "called": attempt.get("called") or "",
+        "callTimeStr": call_time_str(attempt.get("created_at"), zone),
+        "callStatus": int(attempt.get("call_status") or 5),
+        "failCode": attempt.get("fail_code") or "0",  # success is sent as "0", as in the example
+        "resultCode": attempt.get("result_code") or "",
+        "vdnId": int(vdn_id),
+        "callId": attempt["call_id"],
+        "recordPath": attempt.get("record_path") or "",
+    }
+    if attempt.get("custom_field"):
+        item["customField"] = attempt["custom_field"]
+    return item
+
+
+def enqueue(
+    conn: Connection,
+    attempt: Mapping[str, Any],
+    *,
+    campaign_id: int,
+    vdn_id: int,
+    now_ms: int,
+    zone: str = "UTC",
+) -> int:
+    """Write the frozen callback for an ended attempt; returns the outbox id (the payload's resultId).
+    Call inside the transaction that ends the attempt."""
+    outbox_id = conn.execute(
+        sa.insert(callback_outbox)
+        .values(
+            campaign_id=campaign_id,
+            vdn_id=vdn_id,
+            attempt_id=attempt["id"],
+            payload="{}",
+            state=PENDING,
+            pushes=0,
+            next_push_at=now_ms,
+            created_at=now_ms,
+        )
+        .returning(callback_outbox.c.id)
+    ).scalar_one()
+    payload = result_item(attempt, campaign_id=campaign_id, vdn_id=vdn_id, zone=zone)
+    payload["resultId"] = str(outbox_id)
+    conn.execute(
+        sa.update(callback_outbox)
+        .where(callback_outbox.c.id == outbox_id)
+        .values(payload=json.dumps(payload, separators=(",", ":")))
+    )
+    return int(outbox_id)
