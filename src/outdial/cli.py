@@ -64,11 +64,16 @@ def serve(
     ctx = build_context(settings, clock=clock)
     host = host or settings.host
     port = port or settings.port
+    app = create_app(ctx, run_workers=True)
     if demo:
-        from outdial.demo import seed_demo
+        from outdial.demo import banner, receiver_router, seed_demo
 
-        seed_demo(ctx, f"http://{host}:{port}")
-    uvicorn.run(create_app(ctx, run_workers=True), host=host, port=port, log_level="warning")
+        if not settings.callback_allowed_networks:
+            # the demo's callback receiver is this server itself, on loopback
+            ctx.settings = settings.model_copy(update={"callback_allowed_networks": "127.0.0.0/8"})
+        app.include_router(receiver_router())
+        typer.echo(banner(seed_demo(ctx, f"http://{host}:{port}"), f"http://{host}:{port}"))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @db_app.command("upgrade")
@@ -172,6 +177,11 @@ def signed_request(
 
 def cli_groups() -> None:
     """Domain command groups (fileserver, simulate, ...) register here."""
+    from outdial.imports.cli import fileserver_app, imports_app
+
+    if not any(group.name == "fileserver" for group in app.registered_groups):  # register once
+        app.add_typer(fileserver_app, name="fileserver")
+        app.add_typer(imports_app, name="imports")
 
 
 def main() -> None:

@@ -60,6 +60,15 @@ def name_taken(conn: Connection, vdn_id: int, name: str, *, except_id: int | Non
     return conn.execute(query.limit(1)).first() is not None
 
 
+def find_by_name(conn: Connection, vdn_id: int, name: str) -> Row | None:
+    """The VDN's campaign (not deleted) with this name; names are unique among those."""
+    return conn.execute(
+        sa.select(campaigns).where(
+            campaigns.c.vdn_id == vdn_id, campaigns.c.name == name, campaigns.c.deleted_at.is_(None)
+        )
+    ).first()
+
+
 @dataclass(frozen=True, slots=True)
 class LiveCounts:
     skill_queue: int

@@ -1,0 +1,94 @@
+"""`outdial serve --demo`: the quick start's first command. Seeding on the test database, and the real
+command in a subprocess answering a signed request with the key it printed."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from outdial.campaigns.status import EXECUTING, effective_status
+from outdial.client import Client
+from outdial.demo import DEMO_NUMBERS, DEMO_VDN, seed_demo
+from outdial.models.calldata import WAITING, call_data
+from outdial.models.foundation import api_keys, campaigns
+from outdial.tenants import repository as tenants
+
+
+def test_the_demo_seeds_an_executing_campaign_with_numbers_once(ctx) -> None:
+    first = seed_demo(ctx, "http://127.0.0.1:8080")
+    again = seed_demo(ctx, "http://127.0.0.1:8080")
+
+    assert (again.ak, again.sk, again.campaign_id) == (first.ak, first.sk, first.campaign_id)
+    assert (first.numbers_added, again.numbers_added) == (DEMO_NUMBERS, 0)
+    with ctx.db.read() as conn:
+        row = conn.execute(sa.select(campaigns).where(campaigns.c.id == first.campaign_id)).one()
+        assert row.vdn_id == DEMO_VDN
+        assert effective_status(row.status, row.begin_at, row.end_at, ctx.clock.now_ms()) == EXECUTING
+        waiting = conn.execute(
+            sa.select(sa.func.count()).where(
+                call_data.c.campaign_id == first.campaign_id, call_data.c.state == WAITING
+            )
+        ).scalar_one()
+        assert waiting == DEMO_NUMBERS
+        assert conn.execute(sa.select(sa.func.count()).select_from(api_keys)).scalar_one() == 1
+        key = tenants.find_active_key(conn, ctx.box, first.ak)
+        assert key is not None and key.sk == first.sk and key.vdn_ids == {DEMO_VDN}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_demo_answers_a_signed_request_with_the_printed_key(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
+    env["OUTDIAL_DATA_DIR"] = str(tmp_path / "data")
+    outdial = Path(sys.executable).with_name("outdial")
+    server = subprocess.Popen(
+        [str(outdial), "serve", "--demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+    )
+    try:
+        printed = ""
+        assert server.stdout is not None
+        while "try:" not in printed:
+            line = server.stdout.readline()
+            assert line, f"serve exited before printing the demo key: {printed}"
+            printed += line
+        found = re.search(r"AK (\w+), SK (\w+)", printed)
+        campaign = re.search(r"demo campaign (\d+)", printed)
+        assert found and campaign, printed
+        client = Client(f"http://127.0.0.1:{port}", found.group(1), found.group(2))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = client.get_campaign(DEMO_VDN, int(campaign.group(1)))
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start listening"
+                time.sleep(0.2)
+        assert response.status_code == 200 and response.code == "0200000", response.body
+        assert response.body["returnObject"]["name"] == "demo"
+        assert response.body["returnObject"]["status"] == EXECUTING
+        unsigned = Client(f"http://127.0.0.1:{port}", found.group(1), "not-the-sk")
+        assert unsigned.get_campaign(DEMO_VDN, int(campaign.group(1))).status_code == 401
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
