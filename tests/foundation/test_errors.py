@@ -65,3 +65,10 @@ def test_health_needs_no_signature(http) -> None:
     response = http.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_json_nested_too_deeply_is_02000008(client: Client) -> None:
+    response = client.request("POST", ADD, raw_body=b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert response.status_code == 200
+    assert response.body["resultCode"] == "02000008"
+    assert "nested" in response.body["resultDesc"]

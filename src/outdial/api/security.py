@@ -38,6 +38,8 @@ class SignedRequest:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(errors.UNPARSABLE, f"request body is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ApiError(errors.UNPARSABLE, "request body is nested too deeply") from None
 
     def json_object(self, *, required: bool = True) -> dict[str, Any]:
         body = self.json(required=required)
@@ -88,10 +90,23 @@ async def signed_request(request: Request) -> SignedRequest:
     except AuthError as exc:
         log.info("refused %s %s: %s", request.method, request.url.path, exc.reason)
         raise
+    _check_path_ids(request.path_params)
     content_type = request.headers.get("content-type", "")
     if body and content_type.split(";")[0].strip().lower() not in _JSON_TYPES:
         raise ApiError("415", "Content-Type must be application/json; charset=UTF-8", http_status=415)
     return SignedRequest(parsed.ak, vdn_id, body, content_type)
+
+
+# Integer ids of the paths and the largest value their columns hold (INTEGER, or BIGINT for dataId). A larger
+# number cannot name anything; refused here, it never reaches a database that would reject it.
+_PATH_ID_LIMITS = {"campaignId": 2**31 - 1, "holidayId": 2**31 - 1, "skillId": 2**31 - 1, "dataId": 2**63 - 1}
+
+
+def _check_path_ids(path_params: dict[str, str]) -> None:
+    for name, limit in _PATH_ID_LIMITS.items():
+        text = str(path_params.get(name, "")).lstrip("+-")
+        if text.isdigit() and int(text) > limit:
+            raise ApiError(errors.WRONG_VALUE, f"{name} must be between 1 and {limit}")
 
 
 def _check(
