@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from outdial.db import insert_ignore
 from outdial.models.foundation import api_key_vdns, api_keys, skill_queues, used_signatures
 from outdial.secretbox import SecretBox
 
@@ -26,14 +25,34 @@ def create_key(conn: Connection, box: SecretBox, vdn_ids: list[int], now_ms: int
     return ApiKey(ak, sk, frozenset(vdn_ids))
 
 
+# The signed-request path runs these on every request: plain SQL, compiled once.
+_ACTIVE_KEY_SQL = sa.text("SELECT sk_encrypted FROM api_keys WHERE ak = :ak AND revoked_at IS NULL")
+_KEY_VDNS_SQL = sa.text("SELECT vdn_id FROM api_key_vdns WHERE ak = :ak")
+_CONSUME_SQL = sa.text(
+    "INSERT INTO used_signatures (signature, expires_at) VALUES (:signature, :expires_at) "
+    "ON CONFLICT DO NOTHING RETURNING signature"
+)
+_PRUNE_SQL = sa.text("DELETE FROM used_signatures WHERE expires_at < :now")
+_PRUNE_EVERY_MS = 60_000
+
+# Decrypted keys by (ak, ciphertext). A key's VDNs never change after creation, and the row is read on every
+# request, so a revocation still takes effect at once; only the decryption and the VDN query are saved.
+_decrypted: dict[tuple[str, str], ApiKey] = {}
+_next_prune_at = 0
+
+
 def find_active_key(conn: Connection, box: SecretBox, ak: str) -> ApiKey | None:
-    row = conn.execute(
-        sa.select(api_keys.c.sk_encrypted).where(api_keys.c.ak == ak, api_keys.c.revoked_at.is_(None))
-    ).first()
-    if row is None:
+    encrypted = conn.execute(_ACTIVE_KEY_SQL, {"ak": ak}).scalar()
+    if encrypted is None:
         return None
-    vdns = conn.execute(sa.select(api_key_vdns.c.vdn_id).where(api_key_vdns.c.ak == ak)).scalars().all()
-    return ApiKey(ak, box.decrypt(row.sk_encrypted), frozenset(vdns))
+    cached = _decrypted.get((ak, encrypted))
+    if cached is None:
+        vdns = conn.execute(_KEY_VDNS_SQL, {"ak": ak}).scalars().all()
+        cached = ApiKey(ak, box.decrypt(encrypted), frozenset(vdns))
+        if len(_decrypted) > 10_000:
+            _decrypted.clear()
+        _decrypted[(ak, encrypted)] = cached
+    return cached
 
 
 def list_keys(conn: Connection) -> list[dict[str, object]]:
@@ -62,9 +81,14 @@ def revoke_key(conn: Connection, ak: str, now_ms: int) -> bool:
 
 
 def consume_signature(conn: Connection, signature: str, expires_at: int, now_ms: int) -> bool:
-    """Record a signature as used; False when it was already used (a replay). Expired ones are pruned."""
-    conn.execute(used_signatures.delete().where(used_signatures.c.expires_at < now_ms))
-    return insert_ignore(conn, used_signatures, {"signature": signature, "expires_at": expires_at})
+    """Record a signature as used; False when it was already used (a replay). Expired ones are pruned once
+    a minute: one left a little longer does no harm, its timestamp is outside the window anyway."""
+    global _next_prune_at
+    if now_ms >= _next_prune_at:
+        conn.execute(_PRUNE_SQL, {"now": now_ms})
+        _next_prune_at = now_ms + _PRUNE_EVERY_MS
+    inserted = conn.execute(_CONSUME_SQL, {"signature": signature, "expires_at": expires_at}).first()
+    return inserted is not None
 
 
 def add_skill_queue(conn: Connection, vdn_id: int, skill_id: int, name: str, now_ms: int) -> None:
