@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -182,6 +181,14 @@ def cli_groups() -> None:
     if not any(group.name == "fileserver" for group in app.registered_groups):  # register once
         app.add_typer(fileserver_app, name="fileserver")
         app.add_typer(imports_app, name="imports")
+    from outdial.results.cli import callbacks_app
+
+    if not any(group.name == "callbacks" for group in app.registered_groups):
+        app.add_typer(callbacks_app, name="callbacks")
+    from outdial.engine.cli import simulate
+
+    if not any(command.name == "simulate" for command in app.registered_commands):
+        app.command("simulate")(simulate)
 
 
 def main() -> None:
@@ -190,4 +197,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -7,6 +7,7 @@ on one SQLite file still work (busy_timeout), but scaling out is PostgreSQL's jo
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -112,6 +113,7 @@ def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any]) -> 
     """INSERT ... ON CONFLICT DO NOTHING; True when the row was inserted. Safe across processes.
 
     RETURNING tells whether the row went in: SQLAlchemy 2.1 with psycopg 3 reports rowcount -1 here."""
+    stmt: Any
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -127,10 +129,8 @@ def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any]) -> 
 def _rollback(conn: Connection, is_sqlite: bool) -> None:
     conn.info.pop("after_commit", None)
     if is_sqlite:
-        try:
+        with contextlib.suppress(sa.exc.OperationalError):  # SQLite already rolled back (e.g. disk error)
             conn.exec_driver_sql("ROLLBACK")
-        except sa.exc.OperationalError:
-            pass  # SQLite already rolled back (e.g. after a disk error)
     else:
         conn.rollback()
 

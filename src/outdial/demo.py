@@ -117,6 +117,7 @@ def seed_demo(ctx: AppContext, base_url: str) -> Demo:
             conn, DEMO_VDN, demo_campaign_body(today, base_url + RECEIVER_PATH), now_ms=now, default_tz=zone
         )
         campaign = calldata_repo.lock_campaign(conn, campaign_id)
+        assert campaign is not None  # added just above, in this transaction
         records = demo_records()
         calldata_repo.bulk_insert_records(conn, campaign, records, import_task_id=None, now_ms=now)
     ctx.wakeup("engine").set()

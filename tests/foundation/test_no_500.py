@@ -8,9 +8,9 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 
+from campaigns.factories import create_campaign
 from outdial.app import create_app
 from outdial.client import Client
-from campaigns.factories import create_campaign
 
 BODIES: list[object] = [
     None,
