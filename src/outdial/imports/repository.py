@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -196,3 +196,13 @@ def list_failures(conn: Connection, task_id: str, offset: int, limit: int) -> tu
         .limit(limit)
     ).all()
     return total, rows
+
+
+def iter_failures(conn: Connection, task_id: str) -> Iterator[Row]:
+    """Every failed row of a task in line order, streamed."""
+    yield from conn.execute(
+        sa.select(import_failures)
+        .where(import_failures.c.task_id == task_id)
+        .order_by(import_failures.c.line_no)
+        .execution_options(yield_per=5000)
+    )

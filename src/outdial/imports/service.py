@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncssh
 from sqlalchemy.engine import Connection, Row
 
 from outdial import errors
 from outdial import validation as v
 from outdial.campaigns.repository import get_campaign
+from outdial.campaigns.status import COMPLETED, EXECUTING, effective_status
 from outdial.clock import from_datetime, to_datetime
 from outdial.db import after_commit
 from outdial.errors import ApiError
 from outdial.imports import repository as repo
+from outdial.imports.paths import resolve_remote_path
+from outdial.imports.sftp import parse_host_keys
 from outdial.models import imports as im
 from outdial.secretbox import SecretBox
 
@@ -30,32 +36,50 @@ def new_id(now_ms: int) -> str:
 # --- file servers ----------------------------------------------------------------------------------------
 
 
+_HOST = re.compile(r"[A-Za-z0-9._:\[\]-]+")
+
+
 def _server_values(body: dict[str, Any], box: SecretBox, *, password_required: bool) -> dict[str, Any]:
+    """The columns of a file server from an addServer / updateServer body. `hostKey` is changed only when
+    the body holds it (an empty one removes the pin), so an update in iSales' own shape keeps the pin."""
     username = v.require_str(body, "userName", max_len=30)
     info = v.require_object(body, "serverInfo")
-    host = v.require_str(info, "ip", "serverInfo.ip", max_len=255)
+    host = v.require_str(
+        info, "ip", "serverInfo.ip", max_len=255, allowed=_HOST, allowed_desc="a host name or IP address"
+    )
     port = v.optional_int(info, "port", "serverInfo.port", lo=1, hi=65535) or 22
     default_path = v.require_str(info, "filePath", "serverInfo.filePath", max_len=255)
-    if not default_path.startswith("/") or "\x00" in default_path:
+    if not default_path.startswith("/") or any(ord(ch) < 32 for ch in default_path):
         raise v.fail(errors.WRONG_VALUE, "serverInfo.filePath", "must be an absolute path")
     password = v.optional_str(body, "serverPwd", min_len=8, max_len=80)
     private_key = v.optional_str(body, "privateKey", max_len=16384)  # outdial extension
-    host_key = v.optional_str(body, "hostKey", max_len=16384)  # outdial extension: pin the server's key
     if password and private_key:
         raise v.fail(errors.BAD_COMBINATION, "serverPwd", "and privateKey cannot both be set")
     if password_required and not (password or private_key):
         raise v.fail(errors.EMPTY, "serverPwd", "is required (or privateKey)")
-    if host_key is not None and len(host_key.split()) < 2:
-        raise v.fail(
-            errors.WRONG_VALUE, "hostKey", "must be an OpenSSH public key line: 'ssh-ed25519 AAAA...'"
-        )
+    if private_key:
+        try:
+            asyncssh.import_private_key(private_key)
+        except (asyncssh.KeyImportError, ValueError):
+            raise v.fail(
+                errors.WRONG_VALUE, "privateKey", "must be an unencrypted OpenSSH or PEM private key"
+            ) from None
     values: dict[str, Any] = {
         "host": host,
         "port": port,
         "username": username,
-        "default_path": default_path.rstrip("/") or "/",
-        "host_key": host_key,
+        "default_path": posixpath.normpath(default_path).replace("//", "/"),
     }
+    if "hostKey" in body:  # outdial extension: pin the server's public key
+        host_key = v.optional_str(body, "hostKey", max_len=16384)
+        if host_key is not None:
+            try:
+                parse_host_keys(host_key)
+            except ValueError:
+                raise v.fail(
+                    errors.WRONG_VALUE, "hostKey", "must be an OpenSSH public key line: 'ssh-ed25519 AAAA...'"
+                ) from None
+        values["host_key"] = host_key
     if password:
         values.update(password_encrypted=box.encrypt(password), private_key_encrypted=None)
     if private_key:
@@ -71,6 +95,7 @@ def add_server(conn: Connection, box: SecretBox, vdn_id: int, body: dict[str, An
             errors.PARAMETER_ERROR, f"serverInfo.ip this server is already added as serverId {existing.id}"
         )
     server_id = new_id(now_ms)
+    values.setdefault("host_key", None)
     repo.insert_server(
         conn, {"id": server_id, "vdn_id": vdn_id, "created_at": now_ms, "updated_at": now_ms, **values}
     )
@@ -115,7 +140,7 @@ def server_view(row: Row) -> dict[str, Any]:
         "userName": row.username,
         "serverInfo": {"ip": row.host, "port": str(row.port), "filePath": row.default_path},
         "authType": "privateKey" if row.private_key_encrypted else "password",
-        "hostKeyPinned": row.host_key is not None,
+        "hostKey": row.host_key or "",  # the pinned public key (public by nature); "" when not pinned
     }
 
 
@@ -144,8 +169,6 @@ def next_run_at(now_ms: int, tz: str, hour: int | None, minute: int | None) -> i
 def create_import_task(
     conn: Connection, vdn_id: int, campaign_id: int, body: dict[str, Any], now_ms: int, wake: Any = None
 ) -> str:
-    from outdial.imports.paths import resolve_remote_path
-
     server_id = v.require_str(body, "serverId", max_len=32)
     file_name = v.require_str(body, "fileName", max_len=255)
     file_path = v.optional_str(body, "filePath", max_len=255)
@@ -164,6 +187,16 @@ def create_import_task(
         raise ApiError(errors.NOT_FOUND, f"campaignId {campaign_id} does not exist")
     server = _server_or_fail(conn, vdn_id, server_id)
     resolve_remote_path(server.default_path, file_path, file_name)  # refuses escapes before anything runs
+    run_at = next_run_at(now_ms, campaign.timezone, hour, minute)
+    # The add interface's rule (0200019); a scheduled import checks it again when it runs.
+    status = effective_status(campaign.status, campaign.begin_at, campaign.end_at, now_ms)
+    if status == COMPLETED or (status == EXECUTING and run_at == now_ms):
+        state = "executing" if status == EXECUTING else "completed"
+        raise ApiError(
+            errors.WRONG_STATE_FOR_NUMBERS,
+            f"campaignId {campaign_id} is {state}: numbers can be imported only before it starts or while "
+            "it is paused",
+        )
     task_id = new_id(now_ms)
     repo.insert_task(
         conn,
@@ -175,7 +208,7 @@ def create_import_task(
             "file_path": file_path,
             "file_name": file_name,
             "status": im.PREPARING,
-            "run_at": next_run_at(now_ms, campaign.timezone, hour, minute),
+            "run_at": run_at,
             "created_at": now_ms,
         },
     )
@@ -207,8 +240,8 @@ def task_view(row: Row) -> dict[str, Any]:
 def query_tasks(conn: Connection, vdn_id: int, campaign_id: int, body: dict[str, Any]) -> dict[str, Any]:
     offset = v.require_int(body, "offset", lo=0)
     limit = v.require_int(body, "limit", lo=1, hi=100)
-    task_ids: list[str] | None = None
-    if body.get("importTaskIds") is not None:
+    task_ids: list[str] | None = None  # absent or empty: every task of the campaign
+    if body.get("importTaskIds"):
         raw_ids = v.as_list(body["importTaskIds"], "importTaskIds")
         if len(raw_ids) > 100:
             raise v.fail(errors.TOO_MANY, "importTaskIds", "may hold at most 100 ids")

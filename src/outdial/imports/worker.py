@@ -59,7 +59,8 @@ def run(ctx: AppContext, stop: threading.Event) -> None:
         run_due(ctx, owner)
         with ctx.db.read() as conn:
             due = repo.next_due_at(conn)
-        wait = IDLE_WAIT_S if due is None else min(IDLE_WAIT_S, ctx.clock.seconds_until(due))
+        # A virtual clock says 0 s to any instant (it is moved by whoever drives it): poll it gently.
+        wait = IDLE_WAIT_S if due is None else min(IDLE_WAIT_S, ctx.clock.seconds_until(due)) or 0.05
         wakeup = ctx.wakeup("imports")
         wakeup.wait(wait)
         wakeup.clear()

@@ -1,0 +1,45 @@
+"""Run by test_import_crash.py as a separate process: the real import worker on the test's database, with
+one change: right after the bulk insert (inside the import's open transaction) it says STORED on stdout
+and waits to be killed. Not a test module."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from outdial.calldata import repository as calldata_repo
+from outdial.clock import VirtualClock
+from outdial.config import Settings
+from outdial.context import AppContext
+from outdial.db import Database
+from outdial.imports import pipeline, worker
+from outdial.secretbox import SecretBox
+
+
+def main() -> None:
+    real_insert = calldata_repo.bulk_insert_records
+
+    def insert_then_hang(conn: Any, campaign: Any, records: Any, **kwargs: Any) -> None:
+        records = list(records)
+        real_insert(conn, campaign, records, **kwargs)
+        print("STORED", len(records), flush=True)
+        time.sleep(600)  # the test kills the process here, the transaction still open
+
+    pipeline.calldata_repo = type(sys)("hanging_repo")
+    pipeline.calldata_repo.__dict__.update(calldata_repo.__dict__)
+    pipeline.calldata_repo.bulk_insert_records = insert_then_hang  # type: ignore[attr-defined]
+    ctx = AppContext(
+        settings=Settings(timezone="UTC", database_url="unused"),
+        db=Database(os.environ["CRASH_DB_URL"]),
+        clock=VirtualClock(int(os.environ["CRASH_NOW_MS"])),
+        box=SecretBox(os.environ["CRASH_SECRET"]),
+    )
+    print("STARTED", flush=True)
+    worker.run_due(ctx, "doomed-worker")
+    print("FINISHED", flush=True)  # never reached
+
+
+if __name__ == "__main__":
+    main()
