@@ -53,7 +53,17 @@ class Settings(BaseSettings):
     # Callbacks: CIDRs callback targets may resolve to; empty means "public addresses only".
     callback_allowed_networks: str = ""
     callback_url: str = ""  # the system-level callback URL, used when neither campaign nor tenant has one
-    callback_max_pushes: int = 6
+    callback_max_pushes: int = 6  # pushes per result before it is given up (a tenant may set its own; 1-6)
+    callback_timeout_seconds: float = 10.0  # per push: connect, send and wait for the receiver's answer
+
+    # The built-in telephony simulator behind the engine (docs/telephony.md). Shares are fractions of dials:
+    # "person=0.25,machine=0.15,no_answer=0.4,busy=0.1,vacant=0.1" (the names of OutcomeMix); empty: that mix.
+    sim_seed: int = 0
+    sim_agents_per_queue: int = 20  # simulated agents of every skill queue, created when first used
+    sim_mix: str = ""
+    sim_answer_mean_s: float = 10.0
+    sim_talk_mean_s: float = 120.0
+    sim_wrapup_s: float = 15.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -18,6 +18,15 @@ Worker = Callable[[AppContext, threading.Event], None]
 def registered_workers() -> dict[str, Worker]:
     """Every background worker, by name. Imported lazily so the API can start without them in tests."""
     workers: dict[str, Worker] = {}
+    from outdial.imports import worker as imports_worker
+
+    workers["imports"] = imports_worker.run
+    from outdial.engine import worker as engine_worker
+
+    workers["engine"] = engine_worker.run
+    from outdial.results import delivery
+
+    workers["callbacks"] = delivery.run
     return workers
 
 

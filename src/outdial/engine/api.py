@@ -1,5 +1,55 @@
+"""Engine interfaces: writing a business result back for a record (iSales), and outdial's own list of the
+agents of a skill queue with their states. Rules are in service.py."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from outdial import errors
+from outdial.api.envelope import ok
+from outdial.api.security import SignedRequest, context, signed_request
+from outdial.context import AppContext
+from outdial.db import after_commit
+from outdial.engine import service
+from outdial.errors import ApiError
+from outdial.tenants import repository as tenants
 
 router = APIRouter()
+V1 = "/rest/isales/v1/openapi/campaigns/{vdnId}"
+OWN = "/rest/outdial/v1/{vdnId}"
+
+
+@router.post(V1 + "/callBusiResult/{dataId}")
+def call_business_result(
+    dataId: int, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
+) -> dict[str, Any]:
+    body = req.json_object()
+    with ctx.db.write() as conn:
+        service.write_business_result(conn, req.vdn_id, dataId, body, ctx.clock.now_ms())
+        after_commit(conn, ctx.wakeup("engine").set)
+    return ok()
+
+
+@router.get(OWN + "/skills/{skillId}/agents")
+def list_agents(
+    skillId: int, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
+) -> dict[str, Any]:
+    """The agents of a skill queue as the telephony port of this process reports them."""
+    with ctx.db.read() as conn:
+        known = tenants.skill_queue_exists(conn, req.vdn_id, skillId)
+    if not known:
+        raise ApiError(errors.SKILL_NOT_FOUND, f"skillId: skill queue {skillId} does not exist")
+    engine = ctx.extras.get("engine")
+    if engine is None:
+        raise ApiError(errors.PARAMETER_ERROR, "skillId: no dialing engine runs in this process")
+    with engine.lock:  # type: ignore[attr-defined]
+        views = engine.port.agents(skillId)  # type: ignore[attr-defined]
+    agents = [
+        {"agentId": v.agent_id, "skillId": v.skill_id, "state": v.state, "since": v.since_ms} for v in views
+    ]
+    counts: dict[str, int] = {}
+    for view in views:
+        counts[view.state] = counts.get(view.state, 0) + 1
+    return ok(data={"skillId": skillId, "agents": agents, "counts": counts})

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection, Row
 from outdial.campaigns.status import COMPLETED, EXECUTING, PUBLISHED
 from outdial.db import insert_ignore
 from outdial.models import calldata as cd
-from outdial.models.calldata import call_data
-from outdial.models.engine import OPEN, attempts, campaign_leases, result_code_map
+from outdial.models.calldata import blacklist, call_data
+from outdial.models.engine import OPEN, attempts, business_results, campaign_leases, result_code_map
 from outdial.models.foundation import campaign_callers, campaign_holidays, campaigns
 
 
@@ -84,6 +84,31 @@ def claim_lease(conn: Connection, campaign_id: int, owner: str, now_ms: int, ttl
     return result.rowcount == 1
 
 
+_HOLD_LEASE = (
+    campaign_leases.update()
+    .where(
+        campaign_leases.c.campaign_id == sa.bindparam("cid"),
+        campaign_leases.c.owner == sa.bindparam("b_owner"),
+        sa.select(campaigns.c.id)
+        .where(
+            campaigns.c.id == sa.bindparam("cid"),
+            campaigns.c.deleted_at.is_(None),
+            campaigns.c.status.in_((PUBLISHED, EXECUTING)),
+        )
+        .exists(),
+    )
+    .values(expires_at=sa.bindparam("expires"))
+)
+
+
+def hold_lease(conn: Connection, campaign_id: int, owner: str, now_ms: int, ttl_ms: int) -> bool:
+    """Renew the lease only if `owner` still holds it and the campaign may still dial (not paused, deleted or
+    completed). Run in the transaction that picks records: a worker whose lease was taken over, or whose
+    campaign was paused by any process, writes no further attempt."""
+    result = conn.execute(_HOLD_LEASE, {"cid": campaign_id, "b_owner": owner, "expires": now_ms + ttl_ms})
+    return result.rowcount == 1
+
+
 def release_lease(conn: Connection, campaign_id: int, owner: str) -> None:
     conn.execute(
         campaign_leases.delete().where(
@@ -108,20 +133,23 @@ _PICK_COLUMNS = (
 )
 
 
+_PICK_DUE = (
+    sa.select(*_PICK_COLUMNS)
+    .where(
+        call_data.c.campaign_id == sa.bindparam("campaign_id"),
+        call_data.c.state == cd.WAITING,
+        call_data.c.next_due_at <= sa.bindparam("now_ms"),
+    )
+    .order_by(call_data.c.next_due_at, call_data.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
+
 def pick_due(conn: Connection, campaign_id: int, now_ms: int, limit: int) -> Sequence[Row]:
     """Waiting records due now, oldest due first (the lease makes this worker the only picker)."""
     if limit <= 0:
         return []
-    return conn.execute(
-        sa.select(*_PICK_COLUMNS)
-        .where(
-            call_data.c.campaign_id == campaign_id,
-            call_data.c.state == cd.WAITING,
-            call_data.c.next_due_at <= now_ms,
-        )
-        .order_by(call_data.c.next_due_at, call_data.c.id)
-        .limit(limit)
-    ).all()
+    return conn.execute(_PICK_DUE, {"campaign_id": campaign_id, "now_ms": now_ms, "limit": limit}).all()
 
 
 def next_due_at(conn: Connection, campaign_id: int) -> int | None:
@@ -147,21 +175,22 @@ def has_records(conn: Connection, campaign_id: int) -> bool:
     )
 
 
+_INSERT_ATTEMPTS = attempts.insert().returning(attempts.c.id, attempts.c.call_id, sort_by_parameter_order=True)
+_MARK_IN_PROGRESS = (
+    call_data.update()
+    .where(call_data.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(state=cd.IN_PROGRESS, attempt_count=call_data.c.attempt_count + 1)
+)
+
+
 def start_attempts(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Write attempts OPEN (before their calls are placed) and mark their records in progress.
     Returns call_id -> attempt id. call_id is derived from (record, attempt number), so the same attempt
     can never be written twice: the unique index refuses it."""
     if not rows:
         return {}
-    inserted = conn.execute(
-        attempts.insert().returning(attempts.c.id, attempts.c.call_id, sort_by_parameter_order=True), rows
-    ).all()
-    data_ids = [r["data_id"] for r in rows]
-    conn.execute(
-        call_data.update()
-        .where(call_data.c.id.in_(data_ids))
-        .values(state=cd.IN_PROGRESS, attempt_count=call_data.c.attempt_count + 1)
-    )
+    inserted = conn.execute(_INSERT_ATTEMPTS, rows).all()
+    conn.execute(_MARK_IN_PROGRESS, {"ids": [r["data_id"] for r in rows]})
     return {r.call_id: r.id for r in inserted}
 
 
@@ -174,72 +203,88 @@ def retire_records(conn: Connection, data_ids: Iterable[int], state: int, now_ms
         )
 
 
+_END_ATTEMPTS = (
+    attempts.update()
+    .where(attempts.c.id == sa.bindparam("b_id"))
+    .values(
+        state=sa.bindparam("state"),
+        answer_at=sa.bindparam("answer_at"),
+        end_at=sa.bindparam("end_at"),
+        outcome=sa.bindparam("outcome"),
+        result_type=sa.bindparam("result_type"),
+        fail_code=sa.bindparam("fail_code"),
+        result_code=sa.bindparam("result_code"),
+        call_status=sa.bindparam("call_status"),
+        agent_id=sa.bindparam("agent_id"),
+        abandoned=sa.bindparam("abandoned"),
+        record_path=sa.bindparam("record_path"),
+    )
+)
+
+
 def end_attempts(conn: Connection, ended: list[dict[str, Any]]) -> None:
     """Close attempts with their outcome. Each dict has b_id plus the outcome columns."""
-    if not ended:
-        return
-    stmt = (
-        attempts.update()
-        .where(attempts.c.id == sa.bindparam("b_id"))
-        .values(
-            state=sa.bindparam("state"),
-            answer_at=sa.bindparam("answer_at"),
-            end_at=sa.bindparam("end_at"),
-            outcome=sa.bindparam("outcome"),
-            result_type=sa.bindparam("result_type"),
-            fail_code=sa.bindparam("fail_code"),
-            result_code=sa.bindparam("result_code"),
-            call_status=sa.bindparam("call_status"),
-            agent_id=sa.bindparam("agent_id"),
-            abandoned=sa.bindparam("abandoned"),
-            record_path=sa.bindparam("record_path"),
-        )
+    if ended:
+        conn.execute(_END_ATTEMPTS, ended)
+
+
+_UPDATE_RECORDS = (
+    call_data.update()
+    .where(call_data.c.id == sa.bindparam("b_id"))
+    .values(
+        state=sa.bindparam("state"),
+        next_due_at=sa.bindparam("next_due_at"),
+        number_index=sa.bindparam("number_index"),
+        finished_at=sa.bindparam("finished_at"),
+        final_attempt_id=sa.bindparam("final_attempt_id"),
     )
-    conn.execute(stmt, ended)
+)
 
 
 def update_records(conn: Connection, updates: list[dict[str, Any]]) -> None:
     """Set each record's next state. Each dict: b_id, state, next_due_at, number_index, finished_at,
     final_attempt_id."""
-    if not updates:
-        return
-    stmt = (
-        call_data.update()
-        .where(call_data.c.id == sa.bindparam("b_id"))
-        .values(
-            state=sa.bindparam("state"),
-            next_due_at=sa.bindparam("next_due_at"),
-            number_index=sa.bindparam("number_index"),
-            finished_at=sa.bindparam("finished_at"),
-            final_attempt_id=sa.bindparam("final_attempt_id"),
-        )
+    if updates:
+        conn.execute(_UPDATE_RECORDS, updates)
+
+
+_HISTORY = (
+    sa.select(
+        attempts.c.id,
+        attempts.c.state,
+        attempts.c.data_id,
+        attempts.c.number_index,
+        attempts.c.created_at,
+        attempts.c.end_at,
+        attempts.c.local_day,
+        attempts.c.result_type,
+        attempts.c.fail_code,
+        attempts.c.result_code,
+        attempts.c.call_status,
     )
-    conn.execute(stmt, updates)
+    .where(attempts.c.data_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(attempts.c.id)
+)
+
+
+def attempts_of_records(conn: Connection, data_ids: Iterable[int]) -> tuple[dict[int, list[Row]], set[int]]:
+    """Every closed attempt of these records, oldest first, and the ids of their attempts still open."""
+    ids = list(set(data_ids))
+    history: dict[int, list[Row]] = {i: [] for i in ids}
+    still_open: set[int] = set()
+    if not ids:
+        return history, still_open
+    for row in conn.execute(_HISTORY, {"ids": ids}):
+        if row.state == OPEN:
+            still_open.add(row.id)
+        else:
+            history[row.data_id].append(row)
+    return history, still_open
 
 
 def attempt_history(conn: Connection, data_ids: Iterable[int]) -> dict[int, list[Row]]:
     """Every closed attempt of these records, oldest first."""
-    ids = list(set(data_ids))
-    history: dict[int, list[Row]] = {i: [] for i in ids}
-    if not ids:
-        return history
-    rows = conn.execute(
-        sa.select(
-            attempts.c.data_id,
-            attempts.c.number_index,
-            attempts.c.created_at,
-            attempts.c.local_day,
-            attempts.c.result_type,
-            attempts.c.fail_code,
-            attempts.c.result_code,
-            attempts.c.call_status,
-        )
-        .where(attempts.c.data_id.in_(ids), attempts.c.state != OPEN)
-        .order_by(attempts.c.id)
-    )
-    for row in rows:
-        history[row.data_id].append(row)
-    return history
+    return attempts_of_records(conn, data_ids)[0]
 
 
 def open_attempts(conn: Connection, campaign_id: int) -> Sequence[Row]:
@@ -248,11 +293,73 @@ def open_attempts(conn: Connection, campaign_id: int) -> Sequence[Row]:
     ).all()
 
 
+_RECORDS = sa.select(*_PICK_COLUMNS).where(call_data.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def record_rows(conn: Connection, data_ids: Iterable[int]) -> dict[int, Row]:
     ids = list(set(data_ids))
     if not ids:
         return {}
-    rows = conn.execute(sa.select(*_PICK_COLUMNS).where(call_data.c.id.in_(ids)))
-    return {r.id: r for r in rows}
+    return {r.id: r for r in conn.execute(_RECORDS, {"ids": ids})}
 
 
+_BLACKLIST = sa.select(blacklist).where(
+    blacklist.c.vdn_id == sa.bindparam("vdn"), blacklist.c.number.in_(sa.bindparam("numbers", expanding=True))
+)
+
+
+def blacklist_entries(conn: Connection, vdn_id: int, numbers: set[str]) -> dict[str, Row]:
+    if not numbers:
+        return {}
+    return {r.number: r for r in conn.execute(_BLACKLIST, {"vdn": vdn_id, "numbers": list(numbers)})}
+
+
+def call_times(conn: Connection, vdn_id: int, since: dict[str, int]) -> dict[str, list[int]]:
+    """Instants of the VDN's calls to each number from `since[number]` on (blacklist restrictions)."""
+    out: dict[str, list[int]] = {}
+    for number, start in since.items():
+        rows = conn.execute(
+            sa.select(attempts.c.created_at).where(
+                attempts.c.vdn_id == vdn_id, attempts.c.called == number, attempts.c.created_at >= start
+            )
+        )
+        out[number] = [r.created_at for r in rows]
+    return out
+
+
+def latest_business_results(conn: Connection, data_ids: Iterable[int], since_ms: int) -> dict[int, Row]:
+    """The newest business result written for each record at or after `since_ms`."""
+    ids = list(set(data_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        sa.select(business_results)
+        .where(business_results.c.data_id.in_(ids), business_results.c.created_at >= since_ms)
+        .order_by(business_results.c.id)
+    )
+    return {r.data_id: r for r in rows}
+
+
+def insert_business_result(conn: Connection, values: dict[str, Any]) -> int:
+    return int(
+        conn.execute(business_results.insert().values(**values).returning(business_results.c.id)).scalar_one()
+    )
+
+
+def record_of_vdn(conn: Connection, vdn_id: int, data_id: int) -> Row | None:
+    return conn.execute(
+        sa.select(*_PICK_COLUMNS, call_data.c.campaign_id, call_data.c.state).where(
+            call_data.c.id == data_id, call_data.c.vdn_id == vdn_id
+        )
+    ).first()
+
+
+def set_record(conn: Connection, data_id: int, values: dict[str, Any]) -> None:
+    conn.execute(call_data.update().where(call_data.c.id == data_id).values(**values))
+
+
+def campaign_attempts(conn: Connection, campaign_id: int) -> Sequence[Row]:
+    """Every attempt of a campaign in order (tests, simulate)."""
+    return conn.execute(
+        sa.select(attempts).where(attempts.c.campaign_id == campaign_id).order_by(attempts.c.id)
+    ).all()

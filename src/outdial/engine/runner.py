@@ -5,6 +5,8 @@ Crash safety: an attempt is committed (state OPEN) before its call is placed, an
 from (record, attempt number), so the same attempt can never be placed twice. When a worker takes over a
 campaign (after a restart, or another worker's lease expired) the campaign's OPEN attempts are closed as
 RECONCILED (failCode 34608, "no result, written back after a timeout") and their records go on by policy.
+The lease is renewed in the very transaction that picks records, so a worker that lost its lease never
+writes another attempt for that campaign.
 
 Time: `step()` does everything due at the clock's now and returns when it next needs to run. Under
 `serve` the loop sleeps until then (or until woken); `run_virtual()` jumps a VirtualClock from step to
@@ -13,12 +15,15 @@ step, so a day of dialing passes in seconds.
 
 from __future__ import annotations
 
+import functools
+import heapq
 import json
 import logging
 import os
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,19 +31,21 @@ from typing import Any
 from outdial.campaigns.status import COMPLETED, EXECUTING, PUBLISHED, effective_status
 from outdial.clock import VirtualClock
 from outdial.context import AppContext
+from outdial.db import after_commit
 from outdial.engine import repository as repo
-from outdial.engine.plan import CampaignPlan, Decision, Observed
+from outdial.engine.plan import NEVER, CampaignPlan, Decision, Observed, PacingMemory, Wanted, is_success
 from outdial.engine.resultcodes import result_code
-from outdial.engine.telephony.port import CallEvent, CallRequest, TelephonyPort
+from outdial.engine.telephony.port import ANSWERED, ENDED, FAILED, CallEvent, CallRequest, TelephonyPort
 from outdial.models import calldata as cd
-from outdial.models.engine import ENDED, OPEN, RECONCILED
+from outdial.models.engine import ENDED as ATTEMPT_ENDED
+from outdial.models.engine import OPEN, RECONCILED
 from outdial.results import outbox
 
 log = logging.getLogger("outdial.engine")
 
 LEASE_TTL_MS = 30_000
 REFRESH_MS = 1_000  # how often leases are renewed and campaign changes (pause, modify) are picked up
-TICK_MS = 1_000  # pacing looks again at most this long after placing calls
+OBSERVE_MS = 15 * 60 * 1000  # pacing looks at the last 15 minutes
 RECONCILED_FAIL_CODE = "34608"
 
 
@@ -56,73 +63,139 @@ class InFlight:
     custom_field: str | None
     created_at: int
     local_day: str
+    agent_id: str | None = None
 
 
 @dataclass
 class LiveCampaign:
     plan: CampaignPlan
     calls: dict[str, InFlight] = field(default_factory=dict)
-    dials: list[int] = field(default_factory=list)  # recent placement instants (pacing observes them)
-    answers: list[int] = field(default_factory=list)
-    abandons: list[int] = field(default_factory=list)
-    talk_seconds: list[float] = field(default_factory=list)
+    unanswered: set[str] = field(default_factory=set)
+    dials: deque[int] = field(default_factory=deque)  # recent placement instants (pacing observes them)
+    answers: deque[int] = field(default_factory=deque)  # person answers
+    abandons: deque[int] = field(default_factory=deque)
+    talk_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+    memory: PacingMemory = field(default_factory=PacingMemory)
     next_dial_at: int = 0
-    exhausted: bool = False  # nothing due right now: wait for next_dial_at
+
+
+@dataclass(slots=True)
+class EngineStats:
+    placed: int = 0
+    ended: int = 0
+    reconciled: int = 0
+    abandoned: int = 0
+    person_answered: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
 
 
 class Engine:
-    def __init__(self, ctx: AppContext, port: TelephonyPort, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        port: TelephonyPort,
+        *,
+        owner: str | None = None,
+        refresh_ms: int = REFRESH_MS,
+    ) -> None:
+        """`refresh_ms`: how often campaigns and leases are looked at again. Changes made in this process
+        wake the runner at once, and every dialing transaction re-checks lease and status; a longer period
+        (virtual-time runs with one engine) only delays noticing other processes' changes."""
         self.ctx = ctx
+        self.refresh_ms = refresh_ms
         self.port = port
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.live: dict[int, LiveCampaign] = {}
         self.calls: dict[str, InFlight] = {}
+        self.previews: list[tuple[int, int, CallRequest]] = []  # (place at, seq, request): heap
+        self._preview_seq = 0
         self._next_refresh = 0
-        self.placed = 0
-        self.ended = 0
+        self.stats = EngineStats()
+        self.lock = threading.Lock()  # held around step(): other threads (the agents API) read the port
+        self._wakeup = ctx.wakeup("engine")  # set after a commit that changes campaigns (pause, resume...)
+
+    @property
+    def placed(self) -> int:
+        return self.stats.placed
+
+    @property
+    def ended(self) -> int:
+        return self.stats.ended
 
     # --- the loop ---------------------------------------------------------------------------------------
 
     def step(self) -> int:
+        with self.lock:
+            return self._step()
+
+    def _step(self) -> int:
         now = self.ctx.clock.now_ms()
+        if self._wakeup.is_set():  # something changed here (campaign, records): look at everything again
+            self._wakeup.clear()
+            self._next_refresh = now
+            for live in self.live.values():
+                live.next_dial_at = min(live.next_dial_at, now)
         if now >= self._next_refresh:
             self._refresh(now)
-            self._next_refresh = now + REFRESH_MS
+            self._next_refresh = now + self.refresh_ms
         events = self.port.poll_events(now)
-        if events:
-            self._handle(events, now)
+        closing = self._collect_ended(events) if events else {}
+        self._place_previews(now)
         wake = [self._next_refresh]
+        dialing: list[tuple[LiveCampaign, Wanted]] = []
         for live in list(self.live.values()):
-            wake.append(self._dial(live, now))
+            wanted, at = self._look(live, now)
+            if wanted is not None:
+                dialing.append((live, wanted))
+            else:
+                wake.append(at)
+        placing: list[tuple[LiveCampaign, CallRequest]] = []
+        if closing or dialing:
+            # one transaction per step: the calls that ended are closed and the new attempts written, then
+            # committed; only then are the new calls placed
+            with self.ctx.db.write() as conn:
+                if closing:
+                    self._close_ended(conn, closing, now)
+                for live, wanted in dialing:
+                    wake.append(self._pick(conn, live, wanted, now, placing))
+        for live, request in placing:
+            delay = live.plan.auto_call_ms
+            if delay:
+                self._preview_seq += 1
+                heapq.heappush(self.previews, (now + delay, self._preview_seq, request))
+            else:
+                self._place(live, request, now)
+        if self.previews:
+            wake.append(self.previews[0][0])
         pending = self.port.next_event_at()
         if pending is not None:
             wake.append(pending)
         return max(min(wake), now + 1)
 
     def run(self, stop: threading.Event) -> None:
-        wakeup = self.ctx.wakeup("engine")
         while not stop.is_set():
             next_at = self.step()
-            wakeup.wait(self.ctx.clock.seconds_until(next_at))
-            if wakeup.is_set():
-                wakeup.clear()
-                self._next_refresh = 0
+            # at least 1 ms: a clock that does not move by itself (virtual) must not make this spin
+            self._wakeup.wait(max(self.ctx.clock.seconds_until(next_at), 0.001))
         self.release_all()
 
-    def run_virtual(self, until_ms: int) -> None:
-        """Drive a VirtualClock from event to event until `until_ms` (tests, simulate, benchmarks)."""
+    def run_virtual(self, until_ms: int, *, tick_ms: int = 0) -> None:
+        """Drive a VirtualClock from event to event until `until_ms` (tests, simulate, benchmarks).
+
+        `tick_ms` > 0 makes the runner look at most once per tick, as a busy real-time loop does: events of
+        one tick are closed in one transaction (each with its own instant), calls are placed on ticks."""
         clock = self.ctx.clock
         assert isinstance(clock, VirtualClock), "run_virtual needs a VirtualClock"
         while clock.now_ms() < until_ms:
-            next_at = self.step()
-            clock.set(min(max(next_at, clock.now_ms()), until_ms))
+            next_at = max(self.step(), clock.now_ms() + tick_ms)
+            clock.set(min(next_at, until_ms))
         self.step()
 
     def release_all(self) -> None:
-        with self.ctx.db.write() as conn:
+        with self.lock, self.ctx.db.write() as conn:
             for campaign_id in self.live:
                 repo.release_lease(conn, campaign_id, self.owner)
-        self.live.clear()
+            self.live.clear()
 
     # --- campaigns and leases ---------------------------------------------------------------------------
 
@@ -135,6 +208,7 @@ class Engine:
                 if not repo.claim_lease(conn, row.id, self.owner, now, LEASE_TTL_MS):
                     continue  # another worker dials it
                 if status == COMPLETED:
+                    log.info("campaign %s completed: its period ended", row.id)
                     repo.set_campaign_status(conn, row.id, COMPLETED, now)
                     repo.release_lease(conn, row.id, self.owner)
                     continue
@@ -145,23 +219,22 @@ class Engine:
                 if live is None or live.plan.updated_at != row.updated_at:
                     plan = CampaignPlan.load(conn, row)
                     if live is None:
-                        self._reconcile(conn, row.id, now)
+                        self._reconcile(conn, plan, now)
                         self.live[row.id] = LiveCampaign(plan)
                     else:
                         live.plan = plan
+                        live.next_dial_at = now  # a changed window or pace applies at once
             for campaign_id in list(self.live):
-                if campaign_id not in wanted:  # paused, deleted or taken: stop dialing at once
+                if campaign_id not in wanted:  # paused, deleted, completed or taken: stop dialing at once
                     repo.release_lease(conn, campaign_id, self.owner)
                     del self.live[campaign_id]
 
-    def _reconcile(self, conn: Any, campaign_id: int, now: int) -> None:
+    def _reconcile(self, conn: Any, plan: CampaignPlan, now: int) -> None:
         """Close attempts a dead worker left open: their calls' fates are unknown; never place them again."""
-        stale = [a for a in repo.open_attempts(conn, campaign_id) if a.call_id not in self.calls]
+        stale = [a for a in repo.open_attempts(conn, plan.campaign_id) if a.call_id not in self.calls]
         if not stale:
             return
-        log.warning("campaign %s: reconciling %d attempts left open", campaign_id, len(stale))
-        plan_row = repo.campaign_row(conn, campaign_id)
-        plan = CampaignPlan.load(conn, plan_row)
+        log.warning("campaign %s: reconciling %d attempts left open", plan.campaign_id, len(stale))
         closed = []
         for a in stale:
             flight = InFlight(
@@ -180,56 +253,145 @@ class Engine:
             )
             closed.append((flight, _reconciled_event(a.call_id, now)))
         self._close(conn, plan, closed, now, state=RECONCILED)
+        self.stats.reconciled += len(stale)
 
     # --- placing calls ----------------------------------------------------------------------------------
 
-    def _dial(self, live: LiveCampaign, now: int) -> int:
+    def _observe(self, live: LiveCampaign, now: int) -> Observed:
+        horizon = now - OBSERVE_MS
+        for samples in (live.dials, live.answers, live.abandons):
+            while samples and samples[0] < horizon:
+                samples.popleft()
         plan = live.plan
+        return Observed(
+            now_ms=now,
+            calls_in_progress=len(live.calls),
+            calls_ringing=len(live.unanswered),
+            recent_dials=len(live.dials),
+            recent_answers=len(live.answers),
+            recent_abandons=len(live.abandons),
+            recent_talk_seconds=tuple(live.talk_seconds),
+            agents=self.port.agent_counts(plan.skill_id) if plan.skill_id is not None else None,
+        )
+
+    def _look(self, live: LiveCampaign, now: int) -> tuple[Wanted | None, int]:
+        """Whether the campaign dials now (how many calls), else when to look again. No database."""
+        plan = live.plan
+        if now > plan.end_at:  # its period is over: the refresh completes it
+            self._next_refresh = min(self._next_refresh, now)
+            return None, now
         if now < live.next_dial_at:
-            return live.next_dial_at
+            return None, live.next_dial_at
         if not plan.is_open(now):
             opens = plan.next_open(now)
-            live.next_dial_at = opens if opens is not None else plan.end_at
-            return live.next_dial_at
-        wanted = plan.calls_to_place(self._observe(live, now))
+            live.next_dial_at = opens if opens is not None else plan.end_at + 1
+            return None, live.next_dial_at
+        wanted = plan.calls_to_place(self._observe(live, now), live.memory)
         if wanted.count <= 0:
             live.next_dial_at = wanted.next_check_at
+            return None, live.next_dial_at
+        return wanted, now
+
+    def _pick(
+        self,
+        conn: Any,
+        live: LiveCampaign,
+        wanted: Wanted,
+        now: int,
+        placing: list[tuple[LiveCampaign, CallRequest]],
+    ) -> int:
+        """Pick due records and write their attempts (calls to place go to `placing`); when to look again."""
+        plan = live.plan
+        if not repo.hold_lease(conn, plan.campaign_id, self.owner, now, LEASE_TTL_MS):
+            # paused, deleted or completed meanwhile, or the lease went to another worker
+            self.live.pop(plan.campaign_id, None)
+            self._next_refresh = now + 1
+            return now + 1
+        rows = repo.pick_due(conn, plan.campaign_id, now, wanted.count)
+        if not rows:
+            due = repo.next_due_at(conn, plan.campaign_id)
+            if (
+                due is None
+                and not live.calls
+                and repo.unfinished_count(conn, plan.campaign_id) == 0
+                and repo.has_records(conn, plan.campaign_id)
+            ):
+                self._complete(conn, plan.campaign_id, now)
+                return now + REFRESH_MS
+            live.next_dial_at = due if due is not None and due > now else now + self.refresh_ms
             return live.next_dial_at
-        with self.ctx.db.write() as conn:
-            rows = repo.pick_due(conn, plan.campaign_id, now, wanted.count)
-            if not rows:
-                due = repo.next_due_at(conn, plan.campaign_id)
-                if due is None and not live.calls and repo.unfinished_count(conn, plan.campaign_id) == 0:
-                    if repo.has_records(conn, plan.campaign_id):
-                        self._complete(conn, plan.campaign_id, now)
-                        return now + REFRESH_MS
-                live.next_dial_at = due if due is not None and due > now else now + REFRESH_MS
-                return live.next_dial_at
-            requests = self._start(conn, live, rows, now)
-        for request in requests:  # committed first: an attempt exists before its call
-            self.port.place_call(request)
-            live.dials.append(now)
-        self.placed += len(requests)
+        agents = self._reserve(plan, len(rows))
+        if agents is not None:
+            rows = rows[: len(agents)]
+        requests = self._start(conn, live, rows, now, agents)
+        if agents is not None and len(agents) > len(requests):  # records retired without a call
+            after_commit(conn, functools.partial(self._release, agents[len(requests) :]))
+        placing.extend((live, request) for request in requests)
         live.next_dial_at = wanted.next_check_at
         return live.next_dial_at
 
-    def _start(self, conn: Any, live: LiveCampaign, rows: Iterable[Any], now: int) -> list[CallRequest]:
+    def _release(self, agent_ids: list[str]) -> None:
+        for agent_id in agent_ids:
+            self.port.release_agent(agent_id)
+
+    def _reserve(self, plan: CampaignPlan, count: int) -> list[str] | None:
+        """Previewed and preempted calls each take an idle agent first. None: this mode reserves nobody."""
+        if not plan.reserves_agents or plan.skill_id is None:
+            return None
+        agents = []
+        for _ in range(count):
+            agent_id = self.port.reserve_agent(plan.skill_id)
+            if agent_id is None:
+                break
+            agents.append(agent_id)
+        return agents
+
+    def _place(self, live: LiveCampaign | None, request: CallRequest, now: int) -> None:
+        self.port.place_call(request)
+        self.stats.placed += 1
+        if live is not None:
+            live.dials.append(now)
+            live.unanswered.add(request.call_id)
+
+    def _place_previews(self, now: int) -> None:
+        """Previewed records whose autoCallTime is over are dialed (even if the campaign was paused since:
+        the agent has the record on screen and its attempt is written)."""
+        while self.previews and self.previews[0][0] <= now:
+            _, _, request = heapq.heappop(self.previews)
+            flight = self.calls.get(request.call_id)
+            if flight is None:
+                continue
+            self._place(self.live.get(flight.campaign_id), request, now)
+
+    def _start(
+        self, conn: Any, live: LiveCampaign, rows: Iterable[Any], now: int, agents: list[str] | None
+    ) -> list[CallRequest]:
         plan = live.plan
         attempt_rows: list[dict[str, Any]] = []
         flights: list[InFlight] = []
         retire: dict[int, list[int]] = {}
         postpone: list[dict[str, Any]] = []
-        refusals = plan.blacklist_refusals(conn, [r.called for r in rows] + _other_numbers(rows), now)
-        local_day = plan.local_day(now)
+        rows = list(rows)
+        refusals = plan.blacklist_refusals(conn, _all_numbers(rows), now)
+        placed_at = now + plan.auto_call_ms  # previewed: the agent sees the record first, then it is dialed
+        local_day = plan.local_day(placed_at)
         for row in rows:
             if row.recycle_at is not None and row.recycle_at <= now:
                 retire.setdefault(cd.RECYCLED, []).append(row.id)
                 continue
             numbers = plan.numbers_of(row)
-            called = numbers[row.number_index].called if row.number_index < len(numbers) else row.called
+            index = row.number_index
+            if row.attempt_count == 0:  # a fresh record starts where its call policy says
+                first = plan.first_number(numbers)
+                if first is None:  # the policy selects none of its numbers
+                    retire.setdefault(cd.FINISHED, []).append(row.id)
+                    continue
+                index = first
+            index = min(index, len(numbers) - 1)
+            called = numbers[index].called
             refused_until = refusals.get(called)
             if refused_until is not None:
-                if refused_until < 0:  # blacklisted for good: the record ends without a call
+                if refused_until == NEVER:  # blacklisted for good: the record ends without a call
                     retire.setdefault(cd.FINISHED, []).append(row.id)
                 else:
                     postpone.append(
@@ -237,7 +399,7 @@ class Engine:
                             "b_id": row.id,
                             "state": cd.WAITING,
                             "next_due_at": refused_until,
-                            "number_index": row.number_index,
+                            "number_index": index,
                             "finished_at": None,
                             "final_attempt_id": None,
                         }
@@ -246,20 +408,22 @@ class Engine:
             attempt_no = row.attempt_count + 1
             call_id = f"{plan.vdn_id:04d}-{plan.campaign_id}-{row.id}-{attempt_no}"
             caller = row.caller or plan.caller_for(attempt_no)
+            agent_id = agents[len(flights)] if agents is not None else None
             attempt_rows.append(
                 {
                     "call_id": call_id,
                     "campaign_id": plan.campaign_id,
                     "vdn_id": plan.vdn_id,
                     "data_id": row.id,
-                    "number_index": row.number_index,
+                    "number_index": index,
                     "called": called,
                     "caller": caller,
                     "session_id": row.session_id,
                     "custom_field": row.custom_field,
                     "state": OPEN,
-                    "created_at": now,
+                    "created_at": placed_at,
                     "local_day": local_day,
+                    "agent_id": agent_id,
                     "abandoned": False,
                 }
             )
@@ -270,17 +434,18 @@ class Engine:
                     plan.campaign_id,
                     plan.vdn_id,
                     row.id,
-                    row.number_index,
+                    index,
                     called,
                     caller,
                     row.session_id,
                     row.custom_field,
-                    now,
+                    placed_at,
                     local_day,
+                    agent_id,
                 )
             )
-        for state, ids in retire.items():
-            repo.retire_records(conn, ids, state, now)
+        for state, data_ids in retire.items():
+            repo.retire_records(conn, data_ids, state, now)
         repo.update_records(conn, postpone)
         ids = repo.start_attempts(conn, attempt_rows)
         requests = []
@@ -288,7 +453,10 @@ class Engine:
             flight.attempt_id = ids[flight.call_id]
             self.calls[flight.call_id] = flight
             live.calls[flight.call_id] = flight
-            requests.append(plan.call_request(flight.call_id, flight.called, flight.caller))
+            attempt_no = int(flight.call_id.rsplit("-", 1)[1])
+            requests.append(
+                plan.call_request(flight.call_id, flight.called, flight.caller, attempt_no, flight.agent_id)
+            )
         return requests
 
     def _complete(self, conn: Any, campaign_id: int, now: int) -> None:
@@ -297,68 +465,73 @@ class Engine:
         repo.release_lease(conn, campaign_id, self.owner)
         self.live.pop(campaign_id, None)
 
-    def _observe(self, live: LiveCampaign, now: int) -> Observed:
-        horizon = now - 15 * 60 * 1000  # pacing looks at the last 15 minutes
-        for samples in (live.dials, live.answers, live.abandons):
-            while samples and samples[0] < horizon:
-                samples.pop(0)
-        del live.talk_seconds[:-200]
-        return Observed(
-            now_ms=now,
-            calls_in_progress=len(live.calls),
-            recent_dials=len(live.dials),
-            recent_answers=len(live.answers),
-            recent_abandons=len(live.abandons),
-            recent_talk_seconds=tuple(live.talk_seconds),
-            agents=self.port.agent_counts(live.plan.skill_id) if live.plan.skill_id is not None else None,
-        )
-
     # --- events -----------------------------------------------------------------------------------------
 
-    def _handle(self, events: list[CallEvent], now: int) -> None:
+    def _collect_ended(self, events: list[CallEvent]) -> dict[int, list[tuple[InFlight, CallEvent]]]:
+        """Observe events for pacing; return the ended calls by campaign (closed in the step's transaction)."""
         by_campaign: dict[int, list[tuple[InFlight, CallEvent]]] = {}
+        stats = self.stats
         for event in events:
             flight = self.calls.get(event.call_id)
             if flight is None:
                 continue  # a call this process did not place (e.g. before a restart): already reconciled
             live = self.live.get(flight.campaign_id)
-            if event.kind == "answered" and live is not None:
-                live.answers.append(event.at_ms)
-            if event.kind != "ended":
+            kind = event.kind
+            if live is not None and kind in (ANSWERED, FAILED, ENDED):
+                live.unanswered.discard(event.call_id)
+            if kind == ANSWERED and event.answered_by == "person":
+                stats.person_answered += 1
+                if live is not None:
+                    live.answers.append(event.at_ms)
+            if kind != ENDED:
                 continue
+            if event.abandoned:
+                stats.abandoned += 1
             if live is not None:
                 if event.abandoned:
                     live.abandons.append(event.at_ms)
-                if event.talk_seconds:
+                if event.talk_ms:
                     live.talk_seconds.append(event.talk_seconds)
                 live.calls.pop(flight.call_id, None)
+                live.next_dial_at = min(live.next_dial_at, event.at_ms)  # a freed line or agent: look again
             del self.calls[flight.call_id]
             by_campaign.setdefault(flight.campaign_id, []).append((flight, event))
-        if not by_campaign:
-            return
-        with self.ctx.db.write() as conn:
-            for campaign_id, closed in by_campaign.items():
-                live = self.live.get(campaign_id)
-                plan = (
-                    live.plan
-                    if live is not None
-                    else CampaignPlan.load(conn, repo.campaign_row(conn, campaign_id))
-                )
-                self._close(conn, plan, closed, now, state=ENDED)
-                if live is not None:
-                    live.next_dial_at = min(live.next_dial_at, now)  # a freed line or agent: look again
+        return by_campaign
+
+    def _close_ended(
+        self, conn: Any, by_campaign: dict[int, list[tuple[InFlight, CallEvent]]], now: int
+    ) -> None:
+        for campaign_id, closed in by_campaign.items():
+            live = self.live.get(campaign_id)
+            if live is not None:
+                plan = live.plan
+            else:
+                row = repo.campaign_row(conn, campaign_id)
+                if row is None:
+                    continue
+                plan = CampaignPlan.load(conn, row)
+            self._close(conn, plan, closed, now, state=ATTEMPT_ENDED)
 
     def _close(
         self, conn: Any, plan: CampaignPlan, closed: list[tuple[InFlight, CallEvent]], now: int, *, state: int
     ) -> None:
         """End attempts, decide each record's next step, queue the results for callback: one transaction."""
-        history = repo.attempt_history(conn, [f.data_id for f, _ in closed])
-        records = repo.record_rows(conn, [f.data_id for f, _ in closed])
+        history, open_ids = repo.attempts_of_records(conn, [f.data_id for f, _ in closed])
+        closed = [(f, e) for f, e in closed if f.attempt_id in open_ids]  # else another worker reconciled it
+        if not closed:
+            return
+        data_ids = [f.data_id for f, _ in closed]
+        records = repo.record_rows(conn, data_ids)
+        business = (
+            repo.latest_business_results(conn, data_ids, min(f.created_at for f, _ in closed))
+            if plan.retry_policy.get("business")
+            else {}
+        )
         overrides = plan.result_code_overrides
+        by_outcome = self.stats.by_outcome
         ended, updates = [], []
         for flight, event in closed:
-            code = result_code(event.fail_code, overrides)
-            success = event.fail_code in ("00000", "0")
+            code = result_code(event.fail_code or "", overrides)
             outcome = {
                 "b_id": flight.attempt_id,
                 "state": state,
@@ -368,18 +541,44 @@ class Engine:
                 "result_type": event.result_type,
                 "fail_code": event.fail_code,
                 "result_code": code,
-                "call_status": 6 if success else 5,
-                "agent_id": event.agent_id,
+                "call_status": 6 if is_success(event.fail_code) else 5,
+                "agent_id": event.agent_id or flight.agent_id,  # previewed/preempted: the reserved agent
                 "abandoned": bool(event.abandoned),
                 "record_path": event.record_path,
             }
             ended.append(outcome)
+            by_outcome[event.outcome or ""] = by_outcome.get(event.outcome or "", 0) + 1
+            outbox.enqueue(
+                conn,
+                _result_view(flight, outcome),
+                campaign_id=plan.campaign_id,
+                vdn_id=plan.vdn_id,
+                now_ms=now,
+                zone=plan.timezone,
+            )
             record = records.get(flight.data_id)
             if record is None:
                 continue  # the record was deleted while its call ran
-            decision: Decision = plan.decide(
-                record, history.get(flight.data_id, []), flight, outcome, event.at_ms
-            )
+            decision: Decision | None = None
+            written = business.get(flight.data_id)
+            if written is not None and written.created_at >= flight.created_at:
+                # an agent wrote a business result during this call: its policy decides what comes next
+                decision = plan.decide_business(
+                    record,
+                    history.get(flight.data_id, []),
+                    written.busi_result,
+                    written.sub_status,
+                    event.at_ms,
+                )
+            if decision is None:
+                decision = plan.decide(
+                    record,
+                    history.get(flight.data_id, []),
+                    flight.number_index,
+                    flight.local_day,
+                    event,
+                    code,
+                )
             finished = decision.state != cd.WAITING
             updates.append(
                 {
@@ -391,23 +590,17 @@ class Engine:
                     "final_attempt_id": flight.attempt_id if finished else None,
                 }
             )
-            outbox.enqueue(
-                conn,
-                _result_view(flight, outcome, plan),
-                campaign_id=plan.campaign_id,
-                vdn_id=plan.vdn_id,
-                now_ms=now,
-            )
         repo.end_attempts(conn, ended)
         repo.update_records(conn, updates)
-        self.ended += len(ended)
+        self.stats.ended += len(ended)
 
 
-def _other_numbers(rows: Iterable[Any]) -> list[str]:
+def _all_numbers(rows: Iterable[Any]) -> list[str]:
     numbers: list[str] = []
     for row in rows:
+        numbers.append(row.called)
         if row.numbers:
-            numbers.extend(n[0] for n in json.loads(row.numbers))
+            numbers.extend(str(n[0]) for n in json.loads(row.numbers))
     return numbers
 
 
@@ -422,9 +615,9 @@ def _reconciled_event(call_id: str, now: int) -> CallEvent:
     )
 
 
-def _result_view(flight: InFlight, outcome: dict[str, Any], plan: CampaignPlan) -> dict[str, Any]:
+def _result_view(flight: InFlight, outcome: dict[str, Any]) -> dict[str, Any]:
     return {
-        "attempt_id": flight.attempt_id,
+        "id": flight.attempt_id,
         "call_id": flight.call_id,
         "campaign_id": flight.campaign_id,
         "vdn_id": flight.vdn_id,
@@ -434,6 +627,5 @@ def _result_view(flight: InFlight, outcome: dict[str, Any], plan: CampaignPlan) 
         "session_id": flight.session_id,
         "custom_field": flight.custom_field,
         "created_at": flight.created_at,
-        "timezone": plan.timezone,
         **{k: v for k, v in outcome.items() if k != "b_id"},
     }

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from outdial.models.foundation import api_key_vdns, api_keys, skill_queues, used_signatures
+from outdial.models.foundation import api_key_vdns, api_keys, skill_queues
 from outdial.secretbox import SecretBox
 
 

@@ -119,6 +119,9 @@ class SimulatorConfig:
     detect_s: float = 3.0  # answering machine / fax detection, then outdial hangs up
     abandon_after_s: float = 2.0  # a person waits this long for an agent, then the call is abandoned
     queues: Mapping[int, int] = field(default_factory=lambda: {1: 20})  # skill queue id -> agents
+    # Agents of a skill queue not listed in `queues`, created when the queue is first used (under `serve`,
+    # where skill queues are added through the API at any time). None: an unlisted queue has no agents.
+    default_agents: int | None = None
     absences: tuple[Absence, ...] = ()
     max_lines: int | None = None  # calls at once; beyond it a call is refused with 34606
     record_path: str | None = None  # e.g. "/records/{campaign_id}/{call_id}.wav" for connected calls
@@ -289,13 +292,7 @@ class Simulator:
         self._abandon_ms = round(c.abandon_after_s * 1000)
         self._wrapup_ms = round(c.wrapup_s * 1000)
         for skill_id, count in c.queues.items():
-            queue = self._queues[skill_id] = _Queue(skill_id)
-            for n in range(1, count + 1):
-                agent = _Agent(f"{skill_id}-{n}", queue, self.start_ms)
-                queue.agents.append(agent)
-                self._agents[agent.agent_id] = agent
-                queue.idle[agent] = None
-                queue.counts[IDLE] += 1
+            self._add_queue(skill_id, count, self.start_ms)
         for absence in c.absences:
             absent_from = self._queues.get(absence.skill_id)
             if absent_from is None:
@@ -306,6 +303,22 @@ class Simulator:
             for agent in absent_from.agents[len(absent_from.agents) - leaving :]:
                 self._push(at, 0, _A_LEAVE, agent, 0)
                 self._push(back, 0, _A_RETURN, agent, 0)
+
+    def _add_queue(self, skill_id: int, count: int, now: int) -> _Queue:
+        queue = self._queues[skill_id] = _Queue(skill_id)
+        for n in range(1, count + 1):
+            agent = _Agent(f"{skill_id}-{n}", queue, now)
+            queue.agents.append(agent)
+            self._agents[agent.agent_id] = agent
+            queue.idle[agent] = None
+            queue.counts[IDLE] += 1
+        return queue
+
+    def _queue(self, skill_id: int) -> _Queue | None:
+        queue = self._queues.get(skill_id)
+        if queue is None and self.config.default_agents is not None:
+            queue = self._add_queue(skill_id, self.config.default_agents, self.clock.now_ms())
+        return queue
 
     # --- the port ---------------------------------------------------------------------------------------
 
@@ -404,7 +417,7 @@ class Simulator:
 
     def agent_counts(self, skill_id: int) -> AgentCounts:
         self._advance(self.clock.now_ms())
-        queue = self._queues.get(skill_id)
+        queue = self._queue(skill_id)
         if queue is None:
             return AgentCounts()
         c = queue.counts
@@ -412,7 +425,7 @@ class Simulator:
 
     def agents(self, skill_id: int) -> list[AgentView]:
         self._advance(self.clock.now_ms())
-        queue = self._queues.get(skill_id)
+        queue = self._queue(skill_id)
         if queue is None:
             return []
         return [AgentView(a.agent_id, skill_id, a.state, a.since_ms) for a in queue.agents]
@@ -420,7 +433,7 @@ class Simulator:
     def reserve_agent(self, skill_id: int) -> str | None:
         now = self.clock.now_ms()
         self._advance(now)
-        queue = self._queues.get(skill_id)
+        queue = self._queue(skill_id)
         if queue is None or not queue.idle:
             return None
         agent = next(iter(queue.idle))
@@ -544,7 +557,7 @@ class Simulator:
             self._connect(call, agent, now)
             return
         skill_id: int = req.skill_id  # type: ignore[assignment]  # place_call checked the route
-        queue = self._queues.get(skill_id)
+        queue = self._queue(skill_id)
         if queue is None:  # a queue the simulator has no agents for: every person waits in vain
             queue = self._queues[skill_id] = _Queue(skill_id)
         call.queue = queue
