@@ -50,13 +50,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_demo_answers_a_signed_request_with_the_printed_key(tmp_path: Path) -> None:
+def test_serve_demo_dials_and_answers_signed_requests_with_the_printed_key(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
     env["OUTDIAL_DATA_DIR"] = str(tmp_path / "data")
     outdial = Path(sys.executable).with_name("outdial")
     server = subprocess.Popen(
-        [str(outdial), "serve", "--demo", "--port", str(port)],
+        # 200x: the simulated calls (seconds to minutes each) end within this test's few seconds
+        [str(outdial), "serve", "--demo", "--port", str(port), "--speed", "200"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
@@ -86,6 +87,17 @@ def test_serve_demo_answers_a_signed_request_with_the_printed_key(tmp_path: Path
         assert response.body["returnObject"]["status"] == EXECUTING
         unsigned = Client(f"http://127.0.0.1:{port}", found.group(1), "not-the-sk")
         assert unsigned.get_campaign(DEMO_VDN, int(campaign.group(1))).status_code == 401
+
+        # the background engine dials the demo numbers on the simulator: finished calls show up as results
+        results: dict[str, object] = {}
+        while not results.get("totalCount"):
+            assert time.monotonic() < deadline + 30, f"no call ended in time: {results}"
+            time.sleep(0.5)
+            answer = client.query_call_results(DEMO_VDN, int(campaign.group(1)), {"showDetail": 1})
+            assert answer.code == "0200000", answer.body
+            results = answer.body
+        first = results["data"][0]  # type: ignore[index]
+        assert first["called"].startswith("1380000") and first["callStatus"] in (5, 6)
     finally:
         server.send_signal(signal.SIGINT)
         try:

@@ -1,0 +1,459 @@
+"""SQL of the call-data domain: call records (one at a time and in bulk), the blacklist, the calls made to
+blacklisted numbers, and the database-held rate limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from outdial.calldata.blacklist_rules import PER_DAY, PER_HOUR, BlacklistEntry, period_bounds
+from outdial.calldata.records import CallRecord
+from outdial.models import calldata as cd
+from outdial.models.calldata import blacklist, call_data, rate_limits
+from outdial.models.engine import attempts
+from outdial.models.foundation import campaigns
+
+_IN_CHUNK = 500  # bound the size of IN (...) lists (SQLite's variable limit, plan size)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- campaigns ------------------------------------------------------------------------------------------
+
+# The add-numbers path runs these on every request: built once, so SQLAlchemy neither rebuilds them nor
+# recomputes their cache keys each time (a measurable share of a 20-number add, see docs/benchmarks.md).
+_LOCK_CAMPAIGN = sa.select(campaigns).where(campaigns.c.id == sa.bindparam("campaign_id"))
+_LOCK_CAMPAIGN_PG = _LOCK_CAMPAIGN.with_for_update()
+
+
+def lock_campaign(conn: Connection, campaign_id: int) -> Row | None:
+    """The campaign row (deleted or not: callers check deleted_at and vdn_id), locked FOR UPDATE on
+    PostgreSQL so that the adds and imports of one campaign run one after the other (their duplicate and
+    200,000-number checks read what the other writes). SQLite write transactions are exclusive already."""
+    query = _LOCK_CAMPAIGN_PG if conn.dialect.name == "postgresql" else _LOCK_CAMPAIGN
+    return conn.execute(query, {"campaign_id": campaign_id}).first()
+
+
+# --- records --------------------------------------------------------------------------------------------
+
+
+_COUNT_UNFINISHED = (
+    sa.select(sa.func.count())
+    .select_from(call_data)
+    .where(
+        call_data.c.campaign_id == sa.bindparam("campaign_id"), call_data.c.state.in_(cd.UNFINISHED_STATES)
+    )
+)
+# The state is filtered in Python, not in SQL: with `state IN (...)` in the WHERE clause SQLite (without
+# statistics) walks ix_call_data_pick, i.e. every unfinished record of the campaign, instead of looking
+# the numbers up in ix_call_data_called.
+_CALLED_STATES = sa.select(call_data.c.called, call_data.c.state).where(
+    call_data.c.campaign_id == sa.bindparam("campaign_id"),
+    call_data.c.called.in_(sa.bindparam("numbers", expanding=True)),
+)
+# PostgreSQL: one array parameter (= ANY) keeps the SQL text the same for any count of numbers, so
+# psycopg prepares it once per connection instead of PostgreSQL planning a new IN list every time.
+_NUMBERS_ARRAY = sa.bindparam("numbers", type_=postgresql.ARRAY(sa.String))
+_CALLED_STATES_PG = sa.select(call_data.c.called, call_data.c.state).where(
+    call_data.c.campaign_id == sa.bindparam("campaign_id"), call_data.c.called == sa.any_(_NUMBERS_ARRAY)
+)
+
+
+def count_unfinished(conn: Connection, campaign_id: int) -> int:
+    """Records still to be called (WAITING or IN_PROGRESS): the 200,000 limit and the add's totalSize."""
+    return int(conn.execute(_COUNT_UNFINISHED, {"campaign_id": campaign_id}).scalar_one())
+
+
+def unfinished_called_numbers(conn: Connection, campaign_id: int) -> set[str]:
+    """The first called number of every unfinished record of the campaign (the importer's duplicates)."""
+    rows = conn.execute(
+        sa.select(call_data.c.called).where(
+            call_data.c.campaign_id == campaign_id, call_data.c.state.in_(cd.UNFINISHED_STATES)
+        )
+    )
+    return {row[0] for row in rows}
+
+
+def unfinished_among(conn: Connection, campaign_id: int, numbers: Sequence[str]) -> set[str]:
+    """Which of `numbers` are already the called number of an unfinished record of the campaign."""
+    found: set[str] = set()
+    for chunk in _chunks(numbers):
+        query = _CALLED_STATES_PG if conn.dialect.name == "postgresql" else _CALLED_STATES
+        rows = conn.execute(query, {"campaign_id": campaign_id, "numbers": list(chunk)})
+        found.update(called for called, state in rows if state in cd.UNFINISHED_STATES)
+    return found
+
+
+class _LocalTimes:
+    """'yyyy-MM-dd HH:mm:ss' of one zone -> epoch ms, cached: a file's rows often share a recycle time."""
+
+    def __init__(self, tz: str) -> None:
+        self.zone = ZoneInfo(tz)
+        self.cache: dict[str, int] = {}
+
+    def __call__(self, text: str | None) -> int | None:
+        if text is None:
+            return None
+        at = self.cache.get(text)
+        if at is None:
+            local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=self.zone)
+            at = self.cache[text] = (local - _EPOCH) // _MS
+        return at
+
+
+def _numbers_json(record: CallRecord) -> str | None:
+    """NULL for the common single plain number (see models/calldata.py), else [[calledNo, type, delay]]."""
+    numbers = record.numbers
+    if len(numbers) == 1 and numbers[0].type is None and numbers[0].delay_s == 0:
+        return None
+    return json.dumps([[n.called, n.type, n.delay_s] for n in numbers], separators=(",", ":"))
+
+
+_BULK_COLUMNS = (
+    "campaign_id",
+    "vdn_id",
+    "session_id",
+    "called",
+    "numbers",
+    "caller",
+    "call_data",
+    "custom_field",
+    "recycle_at",
+    "next_due_at",
+    "import_task_id",
+    "created_at",
+)
+
+
+def _bulk_rows(
+    campaign: Row, records: Iterable[CallRecord], import_task_id: str | None, now_ms: int
+) -> Iterator[tuple[Any, ...]]:
+    campaign_id, vdn_id = campaign.id, campaign.vdn_id
+    recycle_at = _LocalTimes(campaign.timezone)
+    for r in records:
+        numbers = r.numbers
+        first = numbers[0]
+        plain = len(numbers) == 1 and first.type is None and first.delay_s == 0
+        recycle = r.recycle_time
+        yield (
+            campaign_id,
+            vdn_id,
+            r.session_id,
+            first.called,
+            None if plain else _numbers_json(r),
+            r.caller,
+            r.call_data,
+            r.custom_field,
+            None if recycle is None else recycle_at(recycle),
+            now_ms,  # due at once; ordered after retries already due (pick order is next_due_at, id)
+            import_task_id,
+            now_ms,
+        )
+
+
+# COPY text format (PostgreSQL): a tab between columns, a newline after each row, \N for NULL, and a
+# backslash, tab, newline or carriage return inside a value escaped. The lines are formatted here and
+# written in blocks: psycopg's copy.write_row costs several times more per row.
+_COPY_BLOCK_ROWS = 5000
+
+
+def _copy_value(text: str | None) -> str:
+    if text is None:
+        return "\\N"
+    if "\\" in text or not text.isprintable():  # isprintable is False for tab, newline and CR
+        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def _copy_lines(
+    campaign: Row, records: Iterable[CallRecord], import_task_id: str | None, now_ms: int
+) -> Iterator[str]:
+    """The rows of _bulk_rows as COPY text lines."""
+    head = f"{campaign.id}\t{campaign.vdn_id}\t"
+    tail = f"\t{now_ms}\t{_copy_value(import_task_id)}\t{now_ms}\n"
+    recycle_at = _LocalTimes(campaign.timezone)
+    text, null = _copy_value, "\\N"
+    for r in records:
+        numbers = r.numbers
+        first = numbers[0]
+        plain = len(numbers) == 1 and first.type is None and first.delay_s == 0
+        recycle = r.recycle_time
+        yield (  # called is only digits, * and # (validated): nothing to escape
+            f"{head}{text(r.session_id)}\t{first.called}\t{null if plain else text(_numbers_json(r))}"
+            f"\t{text(r.caller)}\t{text(r.call_data)}\t{text(r.custom_field)}"
+            f"\t{null if recycle is None else recycle_at(recycle)}{tail}"
+        )
+
+
+def _copy_records(driver: Any, columns: str, lines: Iterator[str]) -> None:
+    cursor = driver.cursor()
+    with cursor, cursor.copy(f"COPY call_data ({columns}) FROM STDIN") as copy:
+        block: list[str] = []
+        for line in lines:
+            block.append(line)
+            if len(block) == _COPY_BLOCK_ROWS:
+                copy.write("".join(block).encode())
+                block.clear()
+        if block:
+            copy.write("".join(block).encode())
+
+
+def bulk_insert_records(
+    conn: Connection,
+    campaign: Row,
+    records: Iterable[CallRecord],
+    *,
+    import_task_id: str | None,
+    now_ms: int,
+) -> None:
+    """Store validated records as WAITING, inside the caller's transaction, through the driver itself:
+    sqlite3 executemany, or COPY on PostgreSQL (the same connection, so the same transaction).
+    `records` is iterated once, so a stream keeps memory flat however many there are."""
+    if isinstance(records, Sequence) and not records:
+        return
+    driver = conn.connection.driver_connection
+    columns = ", ".join(_BULK_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        _copy_records(driver, columns, _copy_lines(campaign, records, import_task_id, now_ms))
+    else:
+        rows = _bulk_rows(campaign, records, import_task_id, now_ms)
+        marks = ", ".join("?" for _ in _BULK_COLUMNS)
+        driver.executemany(f"INSERT INTO call_data ({columns}) VALUES ({marks})", rows)  # type: ignore[union-attr]
+
+
+def get_record(conn: Connection, campaign_id: int, data_id: int) -> Row | None:
+    """One record of the campaign (DELETED ones included: they are kept as history)."""
+    return conn.execute(
+        sa.select(call_data).where(call_data.c.id == data_id, call_data.c.campaign_id == campaign_id)
+    ).first()
+
+
+def _deletable(campaign_id: int, where: Sequence[sa.ColumnElement[bool]]) -> list[sa.ColumnElement[bool]]:
+    # Only numbers not yet called: IN_PROGRESS ones are being called and the others are finished.
+    return [call_data.c.campaign_id == campaign_id, call_data.c.state == cd.WAITING, *where]
+
+
+def delete_waiting(
+    conn: Connection, campaign_id: int, where: Sequence[sa.ColumnElement[bool]], *, archive: bool, now_ms: int
+) -> int:
+    """Delete the campaign's WAITING records matching `where`: remove them, or keep them as history in
+    state DELETED (`archive`). Returns how many."""
+    condition = _deletable(campaign_id, where)
+    if archive:
+        result = conn.execute(
+            call_data.update().where(*condition).values(state=cd.DELETED, finished_at=now_ms)
+        )
+    else:
+        result = conn.execute(call_data.delete().where(*condition))
+    return int(result.rowcount)
+
+
+# --- blacklist ------------------------------------------------------------------------------------------
+
+
+def _entry(row: Row) -> BlacklistEntry:
+    return BlacklistEntry(row.number, row.expires_at, row.restrict_times, row.restrict_period)
+
+
+_BLACKLIST_ENTRIES = sa.select(blacklist).where(
+    blacklist.c.vdn_id == sa.bindparam("vdn_id"),
+    blacklist.c.number.in_(sa.bindparam("numbers", expanding=True)),
+)
+_BLACKLIST_ENTRIES_PG = sa.select(blacklist).where(
+    blacklist.c.vdn_id == sa.bindparam("vdn_id"), blacklist.c.number == sa.any_(_NUMBERS_ARRAY)
+)
+
+
+def blacklist_entries(conn: Connection, vdn_id: int, numbers: Iterable[str]) -> dict[str, BlacklistEntry]:
+    """The VDN's blacklist entries of these numbers (expired ones included: may_call tells them apart)."""
+    wanted = sorted(set(numbers))
+    found: dict[str, BlacklistEntry] = {}
+    for chunk in _chunks(wanted):
+        query = _BLACKLIST_ENTRIES_PG if conn.dialect.name == "postgresql" else _BLACKLIST_ENTRIES
+        for row in conn.execute(query, {"vdn_id": vdn_id, "numbers": list(chunk)}):
+            found[row.number] = _entry(row)
+    return found
+
+
+def call_times(conn: Connection, vdn_id: int, numbers: Iterable[str], since_ms: int) -> dict[str, list[int]]:
+    """When each number was called by any campaign of the VDN, from `since_ms` on (every attempt counts,
+    open or closed, whatever its result)."""
+    wanted = sorted(set(numbers))
+    times: dict[str, list[int]] = {}
+    for chunk in _chunks(wanted):
+        rows = conn.execute(
+            sa.select(attempts.c.called, attempts.c.created_at).where(
+                attempts.c.vdn_id == vdn_id, attempts.c.called.in_(chunk), attempts.c.created_at >= since_ms
+            )
+        )
+        for called, at in rows:
+            times.setdefault(called, []).append(at)
+    return times
+
+
+def blacklist_refusals_map(conn: Connection, vdn_id: int, tz: str, now_ms: int) -> dict[str, str]:
+    """Every number of the VDN's blacklist that may NOT be called at `now_ms`, with the reason (for the
+    importer's failed rows). The same rule as blacklist_rules.may_call, as two set queries so that a
+    large blacklist costs no per-number round trip: an active entry without a restriction refuses; one
+    with a restriction refuses once its calls in the current calendar period reach restrictTimes."""
+    active = sa.and_(
+        blacklist.c.vdn_id == vdn_id,
+        sa.or_(blacklist.c.expires_at.is_(None), blacklist.c.expires_at > now_ms),
+    )
+    refusals: dict[str, str] = {}
+    for (number,) in conn.execute(
+        sa.select(blacklist.c.number).where(active, blacklist.c.restrict_times.is_(None))
+    ):
+        refusals[number] = f"called: {number} is in the blacklist"
+    for period, name in ((PER_HOUR, "hour"), (PER_DAY, "day")):
+        start, end = period_bounds(now_ms, period, tz)
+        made = sa.func.count(attempts.c.id)
+        rows = conn.execute(
+            sa.select(blacklist.c.number, blacklist.c.restrict_times, made)
+            .select_from(
+                blacklist.join(
+                    attempts,
+                    sa.and_(
+                        attempts.c.vdn_id == blacklist.c.vdn_id,
+                        attempts.c.called == blacklist.c.number,
+                        attempts.c.created_at >= start,
+                        attempts.c.created_at < end,
+                    ),
+                )
+            )
+            .where(active, blacklist.c.restrict_period == period)
+            .group_by(blacklist.c.number, blacklist.c.restrict_times)
+            .having(made >= blacklist.c.restrict_times)
+        )
+        for number, times, _ in rows:
+            refusals[number] = (
+                f"called: {number} is in the blacklist and was already called {times} time(s) this {name}"
+            )
+    return refusals
+
+
+def upsert_blacklist(
+    conn: Connection, vdn_id: int, entries: Sequence[dict[str, Any]], *, overwrite: bool
+) -> None:
+    """Insert entries (dicts with number, expires_at, restrict_times, restrict_period, created_at); an
+    existing number is overwritten when `overwrite`, else left as it is."""
+    if not entries:
+        return
+    rows = [{"vdn_id": vdn_id, **entry} for entry in entries]
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt: Any = insert(blacklist)
+    if overwrite:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[blacklist.c.vdn_id, blacklist.c.number],
+            set_={
+                name: stmt.excluded[name]
+                for name in ("expires_at", "restrict_times", "restrict_period", "created_at")
+            },
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    conn.execute(stmt, rows)
+
+
+def delete_blacklist_number(conn: Connection, vdn_id: int, number: str) -> int:
+    result = conn.execute(
+        blacklist.delete().where(blacklist.c.vdn_id == vdn_id, blacklist.c.number == number)
+    )
+    return int(result.rowcount)
+
+
+def delete_blacklist(conn: Connection, vdn_id: int) -> int:
+    return int(conn.execute(blacklist.delete().where(blacklist.c.vdn_id == vdn_id)).rowcount)
+
+
+def purge_expired_blacklist(conn: Connection, vdn_id: int, now_ms: int) -> None:
+    """Expired entries are no longer blacklisted: removed when the VDN's blacklist is next written, so
+    they neither count as "already blacklisted" nor show in queries."""
+    conn.execute(
+        blacklist.delete().where(
+            blacklist.c.vdn_id == vdn_id,
+            blacklist.c.expires_at.is_not(None),
+            blacklist.c.expires_at <= now_ms,
+        )
+    )
+
+
+def _active(vdn_id: int, now_ms: int) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        blacklist.c.vdn_id == vdn_id,
+        sa.or_(blacklist.c.expires_at.is_(None), blacklist.c.expires_at > now_ms),
+    )
+
+
+def active_blacklist_numbers(conn: Connection, vdn_id: int, numbers: Sequence[str], now_ms: int) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(numbers):
+        rows = conn.execute(
+            sa.select(blacklist.c.number).where(_active(vdn_id, now_ms), blacklist.c.number.in_(chunk))
+        )
+        found.update(row[0] for row in rows)
+    return found
+
+
+def blacklist_page(
+    conn: Connection, vdn_id: int, now_ms: int, offset: int, limit: int
+) -> tuple[int, Sequence[Row]]:
+    """(active entries in all, one page of them in number order)."""
+    where = _active(vdn_id, now_ms)
+    total = conn.execute(sa.select(sa.func.count()).select_from(blacklist).where(where)).scalar_one()
+    rows = conn.execute(
+        sa.select(blacklist).where(where).order_by(blacklist.c.number).offset(offset).limit(limit)
+    ).all()
+    return int(total), rows
+
+
+def active_blacklist_rows(
+    conn: Connection, vdn_id: int, numbers: Sequence[str], now_ms: int
+) -> dict[str, Row]:
+    found: dict[str, Row] = {}
+    for chunk in _chunks(numbers):
+        for row in conn.execute(
+            sa.select(blacklist).where(_active(vdn_id, now_ms), blacklist.c.number.in_(chunk))
+        ):
+            found[row.number] = row
+    return found
+
+
+# --- rate limits ----------------------------------------------------------------------------------------
+
+
+def _claim_slot_statement(insert: Any) -> Any:
+    stmt = insert(rate_limits).values(key=sa.bindparam("key"), last_at=sa.bindparam("last_at"))
+    return stmt.on_conflict_do_update(
+        index_elements=[rate_limits.c.key],
+        set_={"last_at": stmt.excluded.last_at},
+        where=rate_limits.c.last_at
+        <= stmt.excluded.last_at - sa.bindparam("min_interval", type_=sa.BigInteger),
+    ).returning(rate_limits.c.key)
+
+
+_CLAIM_SLOT_PG = _claim_slot_statement(postgresql.insert)
+_CLAIM_SLOT_SQLITE = _claim_slot_statement(sqlite.insert)
+
+
+def claim_slot(conn: Connection, key: str, now_ms: int, min_interval_ms: int) -> bool:
+    """Take the rate-limit slot `key` at `now_ms` when its last taking is at least `min_interval_ms` ago;
+    False when it is too soon. One conditional upsert, atomic across processes: on PostgreSQL a
+    concurrent claim of the same key waits for this transaction and then re-checks the condition against
+    the committed row. The claim is part of the caller's transaction, so a refused request (rolled back)
+    gives the slot back."""
+    stmt = _CLAIM_SLOT_PG if conn.dialect.name == "postgresql" else _CLAIM_SLOT_SQLITE
+    params = {"key": key, "last_at": now_ms, "min_interval": min_interval_ms}
+    return conn.execute(stmt, params).first() is not None
