@@ -1,10 +1,16 @@
-"""Deliver N results to a local receiver and print results/s (target >= 2,000/s). SQLite in a temp dir.
-Usage: .venv/bin/python bench/callback_throughput.py [N]"""
+"""Callback delivery throughput: N results queued in the outbox (as the engine queues them), then delivered
+by the delivery worker's own passes to a real HTTP receiver on 127.0.0.1 that parses every batch and answers
+{"retCode":"0"}. Prints results/s (target >= 2,000/s) on SQLite and/or PostgreSQL.
+
+Usage: .venv/bin/python bench/callback_throughput.py [--results 20000] [--campaigns 10]
+          [--db sqlite|postgresql|both] [--pg-url postgresql://postgres@127.0.0.1:5432/test]
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
+import shutil
 import tempfile
 import threading
 import time
@@ -12,20 +18,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 from outdial.clock import VirtualClock
 from outdial.config import Settings
 from outdial.context import AppContext
-from outdial.db import Database
+from outdial.db import Database, normalize_url
 from outdial.migrate import upgrade
 from outdial.results import delivery, outbox
+from outdial.secretbox import SecretBox
+
+START = 1795424400000
+RECEIVED = [0]
 
 
 class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind a web server would
+
     def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers["content-length"]))
-        data = b'{"retCode":"0"}'
+        RECEIVED[0] += len(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+        data = b'{"retCode":"0","retMsg":"success"}'
         self.send_response(200)
+        self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -34,35 +48,68 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def main(n: int) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/cb"
+def run(backend: str, args: argparse.Namespace, url: str) -> tuple[float, float]:
     tmp = Path(tempfile.mkdtemp())
-    db = Database(f"sqlite:///{tmp}/bench.db")
+    admin = None
+    if backend == "sqlite":
+        db = Database(f"sqlite:///{tmp}/bench.db")
+    else:
+        admin = sa.create_engine(normalize_url(args.pg_url))
+        with admin.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS bench_callbacks CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA bench_callbacks")
+        sep = "&" if "?" in args.pg_url else "?"
+        db = Database(f"{args.pg_url}{sep}options=-csearch_path%3Dbench_callbacks")
     upgrade(db)
     settings = Settings(
         data_dir=tmp, database_url="unused", callback_url=url, callback_allowed_networks="127.0.0.0/8"
     )
-    ctx = AppContext(settings=settings, db=db, clock=VirtualClock(1795424400000), box=None)  # type: ignore[arg-type]
-    with db.write() as conn:
-        for i in range(n):
-            outbox.enqueue(
-                conn,
-                {"id": i, "call_id": f"c{i}", "call_status": 6},
-                campaign_id=1 + i % 10,
-                vdn_id=1,
-                now_ms=0,
-            )
+    ctx = AppContext(
+        settings=settings, db=db, clock=VirtualClock(START), box=SecretBox.from_settings("", tmp)
+    )
+    started = time.perf_counter()
+    for first in range(0, args.results, 1000):  # the engine queues results in its own small transactions
+        with db.write() as conn:
+            for i in range(first, min(first + 1000, args.results)):
+                attempt = {"id": i, "call_id": f"0001-{i}", "called": "60584", "created_at": START,
+                           "call_status": 6, "fail_code": "00000", "result_code": "OB99999"}  # fmt: skip
+                outbox.enqueue(conn, attempt, campaign_id=1 + i % args.campaigns, vdn_id=1, now_ms=START)
+    queued = time.perf_counter() - started
+    RECEIVED[0] = 0
     started = time.perf_counter()
     done = 0
     with httpx.Client(timeout=10) as http_client:
-        while done < n:
+        while done < args.results:
             done += delivery.deliver_due(ctx, http_client)
     elapsed = time.perf_counter() - started
-    print(json.dumps({"results": n, "seconds": round(elapsed, 3), "results_per_s": round(n / elapsed)}))
+    assert RECEIVED[0] == args.results, RECEIVED
+    db.dispose()
+    shutil.rmtree(tmp)
+    if admin is not None:
+        with admin.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA bench_callbacks CASCADE")
+    return args.results / queued, args.results / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--results", type=int, default=20_000)
+    parser.add_argument("--campaigns", type=int, default=10)
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/callback"
+    print(f"{args.results:,} results over {args.campaigns} campaigns, batches of {delivery.BATCH}")
+    print(f"{'database':12} {'queued/s':>10} {'delivered/s':>12}")
+    for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
+        queued, delivered = run(backend, args, url)
+        print(f"{backend:12} {queued:10,.0f} {delivered:12,.0f}")
     server.shutdown()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20000)
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,11 +12,13 @@ from outdial.models.calldata import call_data
 from outdial.models.engine import attempts
 from outdial.models.foundation import campaigns
 
+_names = itertools.count(1)
+
 
 def campaign(conn: Connection, vdn_id: int, *, timezone: str = "UTC", callback_url: str | None = None) -> int:
     values = dict(
         vdn_id=vdn_id,
-        name=f"c{vdn_id}-{timezone}-{callback_url}"[:32],
+        name=f"c{vdn_id}-{next(_names)}",
         status=2,
         device_type=2,
         begin_at=0,
@@ -64,6 +67,8 @@ def attempt(
         )
         | extra
     )
+    if values["state"] == 0:  # an open call: the engine has not written its end or outcome yet
+        values.update(answer_at=None, end_at=None, call_status=None, fail_code=None, result_code=None)
     attempt_id = int(conn.execute(sa.insert(attempts).values(**values).returning(attempts.c.id)).scalar_one())
     if final:
         conn.execute(

@@ -1,52 +1,60 @@
-"""Callback delivery: per campaign, in outbox id order, POST batches (a bare JSON array) to the campaign's
-callBackUrl, else the VDN's, else the system's. Success only on HTTP 200 with JSON retCode "0"; nothing is
-marked delivered before that (at-least-once). A failed push is retried at once, then 10 minutes later, then
-doubling (20, 40 ... minutes, capped at 2 hours); after max pushes the batch is given up (state 2) and the
-campaign's later results continue, so ordering holds except across a give-up.
+"""Callback delivery: per campaign, in outbox id order, POST batches (a bare JSON array, each item with its
+stable "resultId") to the campaign's callBackUrl, else the tenant's (vdn_settings), else the system's
+(OUTDIAL_CALLBACK_URL). A push succeeds only on HTTP 200 with JSON retCode "0"; nothing is marked delivered
+before that (at-least-once). A failed push is retried at once, then every 10 minutes, until the result
+had max pushes (tenant setting, else OUTDIAL_CALLBACK_MAX_PUSHES; 1 to 6, default 6); then it is given up
+(state 2) and the campaign's later results continue, so ordering holds except across a give-up.
 
-Limitation (not yet done): the batch is read, pushed, then written back in separate transactions; with
-several processes on one PostgreSQL a claim (FOR UPDATE SKIP LOCKED or a lease) is still needed.
+A campaign's batch is claimed before the push (repository.claim_head), so several workers or processes
+never push one campaign at once, and a worker that dies mid-push leaves a lease that runs out.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 from outdial.context import AppContext
-from outdial.models.foundation import campaigns, vdn_settings
-from outdial.models.results import DELIVERED, GAVE_UP, PENDING, callback_deliveries, callback_outbox
-from outdial.results import netguard
+from outdial.results import netguard, repository
+
+log = logging.getLogger("outdial.callbacks")
 
 BATCH = 200
 MINUTE_MS = 60_000
+RETRY_AFTER_MS = 10 * MINUTE_MS
+MAX_PUSHES_CAP = 6
+LEASE_MS = 2 * MINUTE_MS  # longer than any push can take (the HTTP timeout is seconds)
 
 
 def retry_delay_ms(pushes_done: int) -> int:
-    """Pure: wait after the `pushes_done`-th failed push (1 -> at once, 2 -> 10 min, then doubling, max 2 h)."""
-    if pushes_done <= 1:
-        return 0
-    return min(10 * MINUTE_MS * 2 ** (pushes_done - 2), 120 * MINUTE_MS)
+    """Pure: wait after the `pushes_done`-th failed push: the first is retried at once, later ones after
+    10 minutes."""
+    return 0 if pushes_done <= 1 else RETRY_AFTER_MS
 
 
-def _target(conn: sa.Connection, ctx: AppContext, campaign_id: int, vdn_id: int) -> tuple[str, int]:
-    url = conn.execute(sa.select(campaigns.c.callback_url).where(campaigns.c.id == campaign_id)).scalar()
-    vdn = conn.execute(sa.select(vdn_settings).where(vdn_settings.c.vdn_id == vdn_id)).first()
-    url = url or (vdn.callback_url if vdn else None) or ctx.settings.callback_url
-    max_pushes = (vdn.callback_max_pushes if vdn else None) or ctx.settings.callback_max_pushes
-    return url or "", int(max_pushes)
+def max_pushes(tenant: int | None, system: int) -> int:
+    """Pure: the tenant's setting, else the system's, kept within 1..6."""
+    chosen = tenant if tenant is not None else system
+    return max(1, min(MAX_PUSHES_CAP, int(chosen)))
 
 
-def _push(
-    ctx: AppContext, http_client: httpx.Client, url: str, payloads: list[Any]
+def target_url(campaign: str | None, tenant: str | None, system: str) -> str:
+    """Pure: the first URL set of campaign, tenant, system ("" when none is)."""
+    return (campaign or "").strip() or (tenant or "").strip() or system.strip()
+
+
+def push(
+    http_client: httpx.Client, url: str, payloads: list[Any], allowed: list[netguard.Network]
 ) -> tuple[int | None, str | None]:
-    """(http status, error or None on success)."""
+    """POST one batch; (HTTP status, error or None on success)."""
+    if not url:
+        return None, "no callback URL configured (campaign, tenant or system)"
     try:
-        netguard.check_url(url, netguard.parse_networks(ctx.settings.callback_allowed_networks))
+        netguard.check_url(url, allowed)
         answer = http_client.post(url, json=payloads)
     except netguard.RefusedTarget as exc:
         return None, str(exc)
@@ -57,82 +65,75 @@ def _push(
     try:
         ret_code = answer.json().get("retCode")
     except (ValueError, AttributeError):
-        return 200, "answer is not a JSON object"
+        return 200, "answer is not a JSON object with retCode"
     return 200, None if str(ret_code) == "0" else f"retCode {ret_code!r}"
 
 
-def deliver_due(ctx: AppContext, http_client: httpx.Client) -> int:
-    """One pass: push each campaign's first due batch; returns how many results were delivered."""
+def deliver_campaign(
+    ctx: AppContext, http_client: httpx.Client, campaign_id: int, head_id: int
+) -> tuple[int, int]:
+    """Claim, push and record the campaign's next batch; (results pushed, results delivered)."""
     now = ctx.clock.now_ms()
-    delivered = 0
-    with ctx.db.read() as conn:
-        heads = conn.execute(
-            sa.select(callback_outbox.c.campaign_id, sa.func.min(callback_outbox.c.id))
-            .where(callback_outbox.c.state == PENDING)
-            .group_by(callback_outbox.c.campaign_id)
-        ).all()
-    for campaign_id, head_id in heads:
-        with ctx.db.read() as conn:
-            head = conn.execute(sa.select(callback_outbox).where(callback_outbox.c.id == head_id)).one()
-            if head.next_push_at > now:
-                continue  # the campaign's oldest result is waiting for its retry: keep order
-            rows = conn.execute(
-                sa.select(callback_outbox)
-                .where(callback_outbox.c.campaign_id == campaign_id, callback_outbox.c.state == PENDING)
-                .order_by(callback_outbox.c.id)
-                .limit(BATCH)
-            ).all()
-            url, max_pushes = _target(conn, ctx, campaign_id, head.vdn_id)
-        push_no = head.pushes + 1
-        status, error = (
-            _push(ctx, http_client, url, [json.loads(r.payload) for r in rows])
-            if url
-            else (None, "no callback URL configured")
+    with ctx.db.write() as conn:
+        if not repository.claim_head(conn, head_id, now, LEASE_MS):
+            return 0, 0  # another worker has it, or it was delivered meanwhile
+        rows = repository.pending_batch(conn, campaign_id, BATCH)
+        head_pushes = repository.pushes_of(conn, head_id)
+        campaign_url, tenant_url, tenant_max = repository.callback_target(conn, campaign_id, rows[0].vdn_id)
+    url = target_url(campaign_url, tenant_url, ctx.settings.callback_url)
+    limit = max_pushes(tenant_max, ctx.settings.callback_max_pushes)
+    payloads = [json.loads(r.payload) | {"resultId": str(r.id)} for r in rows]
+    allowed = netguard.parse_networks(ctx.settings.callback_allowed_networks)
+    status, error = push(http_client, url, payloads, allowed)
+    ids = [int(r.id) for r in rows]
+    done = ctx.clock.now_ms()
+    push_no = head_pushes + 1
+    with ctx.db.write() as conn:
+        repository.record_push(
+            conn,
+            campaign_id=campaign_id,
+            url=url,
+            ids=ids,
+            push_no=push_no,
+            now_ms=done,
+            http_status=status,
+            error=error,
+            max_pushes=limit,
+            retry_at=done + retry_delay_ms(push_no),
         )
-        ids = [r.id for r in rows]
-        with ctx.db.write() as conn:
-            conn.execute(
-                sa.insert(callback_deliveries).values(
-                    campaign_id=campaign_id,
-                    url=url,
-                    first_outbox_id=ids[0],
-                    last_outbox_id=ids[-1],
-                    result_count=len(ids),
-                    push_no=push_no,
-                    at=now,
-                    http_status=status,
-                    ok=error is None,
-                    error=error,
-                )
-            )
-            where = callback_outbox.c.id.in_(ids)
-            if error is None:
-                conn.execute(
-                    sa.update(callback_outbox)
-                    .where(where)
-                    .values(state=DELIVERED, pushes=push_no, delivered_at=now, last_error=None)
-                )
-                delivered += len(ids)
-            elif push_no >= max_pushes:
-                conn.execute(
-                    sa.update(callback_outbox)
-                    .where(where)
-                    .values(state=GAVE_UP, pushes=push_no, last_error=error)
-                )
-            else:
-                conn.execute(
-                    sa.update(callback_outbox)
-                    .where(where)
-                    .values(pushes=push_no, last_error=error, next_push_at=now + retry_delay_ms(push_no))
-                )
-    return delivered
+    if error is not None:
+        log.info(
+            "campaign %s: push %d of %d results to %s failed: %s", campaign_id, push_no, len(ids), url, error
+        )
+        return len(ids), 0
+    return len(ids), len(ids)
+
+
+def deliver_pass(ctx: AppContext, http_client: httpx.Client) -> tuple[int, int]:
+    """One pass: push each campaign's first due batch; (results pushed, results delivered)."""
+    with ctx.db.read() as conn:
+        heads = repository.pending_heads(conn, ctx.clock.now_ms())
+    pushed = delivered = 0
+    for campaign_id, head_id in heads:
+        batch, ok = deliver_campaign(ctx, http_client, campaign_id, head_id)
+        pushed += batch
+        delivered += ok
+    return pushed, delivered
+
+
+def deliver_due(ctx: AppContext, http_client: httpx.Client) -> int:
+    """One pass; returns how many results were delivered."""
+    return deliver_pass(ctx, http_client)[1]
 
 
 def run(ctx: AppContext, stop: threading.Event) -> None:
-    """The worker loop: deliver, then wait for new results or the next minute."""
+    """The worker loop: push while there is due work (a failed first push is retried at once), else wait
+    for new results or at most a second."""
     wake = ctx.wakeup("callbacks")
-    with httpx.Client(timeout=10.0) as http_client:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one INFO line per push; outcomes are logged here
+    with httpx.Client(timeout=ctx.settings.callback_timeout_seconds, follow_redirects=False) as http_client:
         while not stop.is_set():
-            if deliver_due(ctx, http_client) == 0:
+            pushed, _ = deliver_pass(ctx, http_client)
+            if pushed == 0:
                 wake.wait(timeout=1.0)
                 wake.clear()

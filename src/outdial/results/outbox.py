@@ -1,8 +1,8 @@
 """The callback outbox: the engine writes one row per ended attempt in the same transaction that ends it,
 so a result is never lost between "call ended" and "callback sent" (at-least-once delivery).
 
-The payload is frozen at enqueue time: the seed 003 Table 5 fields, customField when set, and
-"resultId" — the outbox row id, stable across retries, for receivers to de-duplicate on.
+The payload is frozen at enqueue time: the seed 003 Table 5 fields plus customField when set. Delivery adds
+"resultId" — the outbox row id, stable across retries — for receivers to de-duplicate on.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def call_time_str(instant_ms: int | None, zone: str) -> str:
 
 
 def result_item(
-    attempt: Mapping[str, Any], *, campaign_id: int, vdn_id: int, zone: str = "UTC"
+    attempt: Mapping[Any, Any], *, campaign_id: int, vdn_id: int, zone: str = "UTC"
 ) -> dict[str, Any]:
     """One result as the iSales interfaces show it (shared by the query interface and the callbacks)."""
     item: dict[str, Any] = {
@@ -37,12 +37,25 @@ def result_item(
         "called": attempt.get("called") or "",
         "callTimeStr": call_time_str(attempt.get("created_at"), zone),
         "callStatus": int(attempt.get("call_status") or 5),
-        "failCode": attempt.get("fail_code") or "0",  # success is sent as "0", as in the example
+        "failCode": sent_fail_code(attempt.get("fail_code")),
         "resultCode": attempt.get("result_code") or "",
         "vdnId": int(vdn_id),
         "callId": attempt["call_id"],
         "recordPath": attempt.get("record_path") or "",
     }
+    return item
+
+
+def sent_fail_code(fail_code: str | None) -> str:
+    """Success ("00000" inside outdial, or none) is sent as "0", as in the seed 003 example."""
+    return "0" if fail_code in (None, "", "0", "00000") else str(fail_code)
+
+
+def callback_item(
+    attempt: Mapping[Any, Any], *, campaign_id: int, vdn_id: int, zone: str = "UTC"
+) -> dict[str, Any]:
+    """What a callback carries for one result: the Table 5 fields plus customField when set."""
+    item = result_item(attempt, campaign_id=campaign_id, vdn_id=vdn_id, zone=zone)
     if attempt.get("custom_field"):
         item["customField"] = attempt["custom_field"]
     return item
@@ -59,13 +72,14 @@ def enqueue(
 ) -> int:
     """Write the frozen callback for an ended attempt; returns the outbox id (the payload's resultId).
     Call inside the transaction that ends the attempt."""
+    payload = callback_item(attempt, campaign_id=campaign_id, vdn_id=vdn_id, zone=zone)
     outbox_id = conn.execute(
         sa.insert(callback_outbox)
         .values(
             campaign_id=campaign_id,
             vdn_id=vdn_id,
             attempt_id=attempt["id"],
-            payload="{}",
+            payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
             state=PENDING,
             pushes=0,
             next_push_at=now_ms,
@@ -73,11 +87,4 @@ def enqueue(
         )
         .returning(callback_outbox.c.id)
     ).scalar_one()
-    payload = result_item(attempt, campaign_id=campaign_id, vdn_id=vdn_id, zone=zone)
-    payload["resultId"] = str(outbox_id)
-    conn.execute(
-        sa.update(callback_outbox)
-        .where(callback_outbox.c.id == outbox_id)
-        .values(payload=json.dumps(payload, separators=(",", ":")))
-    )
     return int(outbox_id)
