@@ -189,10 +189,12 @@ def child_import(db_url: str, port: int, host_key: str, file_name: str, rows: in
             started = client.import_file(1, campaign, server.body["serverId"], file_name)
             assert started.ok, started.body
             stages: dict[str, float] = {}
+            stages_cpu: dict[str, float] = {}
 
             class Stages(logging.Handler):
                 def emit(self, record: logging.LogRecord) -> None:
                     stages.update(getattr(record, "stage_seconds", {}))
+                    stages_cpu.update(getattr(record, "stage_cpu_seconds", {}))
 
             pipeline_log = logging.getLogger("outdial.imports")
             pipeline_log.setLevel(logging.INFO)
@@ -212,6 +214,7 @@ def child_import(db_url: str, port: int, host_key: str, file_name: str, rows: in
             "cpu": cpu,
             "peak_mb": peak_mb(),
             "stages": stages,
+            "stages_cpu": stages_cpu,
         }
     finally:
         db.dispose()
@@ -268,7 +271,7 @@ def main() -> None:
 
     print(
         f"\n{'what':<34} {'rows':>8} {'seconds':>8} {'cpu s':>6} {'rows/s':>9} {'peak MB':>8} {'vs read':>8}"
-        "   fetch / open / read+validate+store s"
+        "   fetch / open / read+validate+store s (cpu s)"
     )
     for fmt, path in files.items():
         reads = [run_child("read", str(path)) for _ in range(args.repeat)]
@@ -287,7 +290,8 @@ def main() -> None:
 def _line(what: str, run: dict[str, Any], floor: float | None) -> str:
     ratio = f"{run['seconds'] / floor:.2f}x" if floor else ""
     rate = run["rows"] / run["seconds"]
-    stages = " / ".join(f"{s:.2f}" for s in run.get("stages", {}).values())
+    cpu = run.get("stages_cpu", {})
+    stages = " / ".join(f"{s:.2f} ({cpu.get(k, 0):.2f})" for k, s in run.get("stages", {}).items())
     return (
         f"{what:<34} {run['rows']:>8} {run['seconds']:>8.2f} {run['cpu']:>6.2f} {rate:>9,.0f} "
         f"{run['peak_mb']:>8.0f} {ratio:>8}"

@@ -178,9 +178,32 @@ def cell_text(value: Any) -> str | None:
     return str(value)
 
 
+_MEMO_LIMIT = 4096
+
+
+def _memo_cell_text() -> Callable[[Any], str | None]:
+    """cell_text, remembering the text of numbers and dates: a file's callers and recycle times repeat.
+    Only floats and datetimes are kept (True == 1 == 1.0 as dict keys, but their texts differ), and at
+    most _MEMO_LIMIT of them (unique numbers such as session ids fill it and then pass through)."""
+    memo: dict[Any, str | None] = {}
+
+    def text(value: Any) -> str | None:
+        cls = value.__class__
+        if cls is not float and cls is not datetime:
+            return cell_text(value)
+        found = memo.get(value)
+        if found is None:
+            found = cell_text(value)
+            if len(memo) < _MEMO_LIMIT:
+                memo[value] = found
+        return found
+
+    return text
+
+
 def _row_shaper(index: list[int], width: int) -> Callable[[list[Any]], list[str | None]]:
     """The cheapest function that turns a file row into six template-ordered text cells."""
-    conv = cell_text
+    conv = _memo_cell_text()
     if index == list(range(len(TEMPLATE_COLUMNS))) and width == len(TEMPLATE_COLUMNS):
 
         def shape_same(row: list[Any]) -> list[str | None]:
