@@ -3,7 +3,7 @@ time, and CPU per attempt (target: >= 2,000 attempts/s). Each row is one predict
 real Engine on a real database (temporary SQLite unless --db): every attempt written before its call and
 closed with its retry decision and its queued callback.
 
-Also shows how much of the CPU went to results.outbox.enqueue (the callback row each ended attempt queues).
+Also shows how much of the CPU went to results.outbox.enqueue_many (the callback rows ended attempts queue).
 
 Usage: .venv/bin/python bench/engine_throughput.py [--agents 20,200,500] [--hours 1] [--tick-ms 1000] [--db URL]
 """
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="database URL (default: temporary SQLite)")
     args = parser.parse_args()
 
-    runner.outbox.enqueue = _timed_enqueue(runner.outbox.enqueue)  # type: ignore[method-assign]
+    runner.outbox.enqueue_many = _timed_enqueue(runner.outbox.enqueue_many)  # type: ignore[method-assign]
     header = (
         f"{'agents':>6} {'tick':>6} {'attempts':>9} {'wall s':>7} {'CPU s':>7} {'attempts/s':>10} "
         f"{'attempts/CPU s':>14} {'CPU ms/att':>10} {'enqueue %':>9} {'occupancy':>9} {'abandon':>7}"

@@ -529,7 +529,7 @@ class Engine:
         )
         overrides = plan.result_code_overrides
         by_outcome = self.stats.by_outcome
-        ended, updates = [], []
+        ended, updates, results = [], [], []
         for flight, event in closed:
             code = result_code(event.fail_code or "", overrides)
             outcome = {
@@ -548,14 +548,7 @@ class Engine:
             }
             ended.append(outcome)
             by_outcome[event.outcome or ""] = by_outcome.get(event.outcome or "", 0) + 1
-            outbox.enqueue(
-                conn,
-                _result_view(flight, outcome),
-                campaign_id=plan.campaign_id,
-                vdn_id=plan.vdn_id,
-                now_ms=now,
-                zone=plan.timezone,
-            )
+            results.append(_result_view(flight, outcome))
             record = records.get(flight.data_id)
             if record is None:
                 continue  # the record was deleted while its call ran
@@ -591,6 +584,9 @@ class Engine:
                 }
             )
         repo.end_attempts(conn, ended)
+        outbox.enqueue_many(
+            conn, results, campaign_id=plan.campaign_id, vdn_id=plan.vdn_id, now_ms=now, zone=plan.timezone
+        )
         repo.update_records(conn, updates)
         self.stats.ended += len(ended)
 
