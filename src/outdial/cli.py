@@ -61,6 +61,7 @@ def serve(
     settings = _settings(db)
     clock = ScaledClock(speed) if speed != 1.0 else RealClock()
     ctx = build_context(settings, clock=clock)
+    ctx.auth_clock = RealClock()  # clients sign with the real time, whatever speed the campaigns run at
     host = host or settings.host
     port = port or settings.port
     app = create_app(ctx, run_workers=True)

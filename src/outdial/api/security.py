@@ -119,7 +119,7 @@ def _check(
     body: bytes,
     vdn_id: int,
 ) -> None:
-    now = ctx.clock.now_ms()
+    now = ctx.signature_clock.now_ms()
     window = ctx.settings.auth_window_seconds
     with ctx.db.write() as conn:
         key = tenants.find_active_key(conn, ctx.box, parsed.ak)
