@@ -36,7 +36,8 @@ DAY_MS = 86_400_000
 FAIL_CODES = ("00537", "00603", "01040")
 ATTEMPT_COLS = (
     "id, call_id, campaign_id, vdn_id, data_id, number_index, called, session_id, custom_field, state,"
-    " created_at, answer_at, end_at, local_day, result_type, fail_code, result_code, call_status, abandoned"
+    " created_at, answer_at, end_at, local_day, result_type, fail_code, result_code, call_status, abandoned,"
+    " final"
 )
 RECORD_COLS = (
     "id, campaign_id, vdn_id, session_id, called, custom_field, state, next_due_at, number_index,"
@@ -73,10 +74,10 @@ def generate(
                 number, session, batch = f"138{k:08d}", f"s{k}", f"b{k % 50}"
                 code = FAIL_CODES[k % 3]
                 yield (2 * rid - 1, f"{c}-{rid}-1", c, 1, rid, 0, number, session, batch, 1, at, None,
-                       at + 30_000, _day(at), 1, code, "OB" + code, 5, False)  # fmt: skip
+                       at + 30_000, _day(at), 1, code, "OB" + code, 5, False, False)  # fmt: skip
                 later = at + 600_000
                 yield (2 * rid, f"{c}-{rid}-2", c, 1, rid, 0, number, session, batch, 1, later, later + 5_000,
-                       later + 60_000, _day(later), None, "00000", "OB99999", 6, False)  # fmt: skip
+                       later + 60_000, _day(later), None, "00000", "OB99999", 6, False, True)  # fmt: skip
 
     return records(), calls()
 
@@ -98,7 +99,7 @@ def load(db: Database, n_attempts: int, n_campaigns: int) -> float:
         if db.is_sqlite:
             raw.executemany(sql.format(",".join("?" * 11)), campaigns)
             raw.executemany(f"INSERT INTO call_data ({RECORD_COLS}) VALUES ({','.join('?' * 13)})", records)
-            raw.executemany(f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({','.join('?' * 19)})", calls)
+            raw.executemany(f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({','.join('?' * 20)})", calls)
         else:
             with raw.cursor() as cur:
                 cur.executemany(sql.format(",".join(["%s"] * 11)), campaigns)

@@ -171,3 +171,39 @@ def test_only_one_of_many_concurrent_claims_wins_a_lease(ctx, client):
         assert conn.execute(sa.text("SELECT owner FROM campaign_leases")).scalar_one() == won[0]
     for c in contexts:
         c.db.dispose()
+
+
+def _lease(ctx):
+    with ctx.db.read() as conn:
+        return conn.execute(sa.text("SELECT owner, expires_at FROM campaign_leases")).one()
+
+
+def test_dialing_keeps_the_lease_ahead_and_a_lease_taken_over_stops_dialing_at_once(ctx, client, clock):
+    cid = _campaign_with_records(ctx, client, 200)
+    e = engine(ctx, mix=ALL_PERSON, agents=10, talk_mean_s=20, talk_cv=0)  # refreshes every 10 min only
+    dialing_at = []
+    while clock.now_ms() < T0 + 3 * LEASE_TTL_MS:  # three lease lifetimes without a refresh
+        placed, now = e.placed, clock.now_ms()
+        next_at = e.step()
+        if e.placed > placed:
+            dialing_at.append(now)
+            owner, expires = _lease(ctx)  # never left with less than half its TTL while it dials
+            assert owner == "w1" and expires >= now + LEASE_TTL_MS // 2
+        clock.set(max(next_at, now))
+    assert max(dialing_at) > T0 + 2 * LEASE_TTL_MS
+
+    while True:  # until a step renews the lease: it then has its whole TTL left
+        next_at = e.step()
+        if _lease(ctx).expires_at == clock.now_ms() + LEASE_TTL_MS:
+            break
+        clock.set(max(next_at, clock.now_ms()))
+    taken_at = clock.now_ms()
+    with ctx.db.write() as conn:  # another worker holds the lease now (as its claim would have written)
+        conn.execute(
+            sa.text("UPDATE campaign_leases SET owner = 'w2', expires_at = :e"), {"e": taken_at + 60 * S}
+        )
+    placed = e.placed
+    e.run_virtual(taken_at + 5 * 60 * S)
+    assert e.placed == placed  # no further call, though the lease it wrote last had 30 s left
+    assert all(a.created_at <= taken_at for a in attempts_of(ctx, cid))
+    assert _lease(ctx).owner == "w2"

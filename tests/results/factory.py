@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from outdial.engine import repository as engine_repo
 from outdial.models.calldata import call_data
 from outdial.models.engine import attempts
 from outdial.models.foundation import campaigns
@@ -71,9 +72,8 @@ def attempt(
         values.update(answer_at=None, end_at=None, call_status=None, fail_code=None, result_code=None)
     attempt_id = int(conn.execute(sa.insert(attempts).values(**values).returning(attempts.c.id)).scalar_one())
     if final:
-        conn.execute(
-            sa.update(call_data)
-            .where(call_data.c.id == data_id)
-            .values(state=2, finished_at=at + 60_000, final_attempt_id=attempt_id)
+        # as the engine finishes a record: final_attempt_id and the attempt's final flag together
+        engine_repo.set_record(
+            conn, data_id, {"state": 2, "finished_at": at + 60_000, "final_attempt_id": attempt_id}
         )
     return attempt_id

@@ -148,12 +148,12 @@ def test_showdetail_0_follows_a_recycled_record(client: Client, ctx: AppContext,
     """A record whose final result was cleared (recycled to be called again) has no final result."""
     import sqlalchemy as sa
 
+    from outdial.engine import repository as engine_repo
     from outdial.models.calldata import call_data
 
     with ctx.db.write() as conn:
-        conn.execute(
-            sa.update(call_data).where(call_data.c.session_id == "s2").values(final_attempt_id=None, state=0)
-        )
+        data_id = conn.execute(sa.select(call_data.c.id).where(call_data.c.session_id == "s2")).scalar_one()
+        engine_repo.set_record(conn, data_id, {"final_attempt_id": None, "state": 0})
     answer = client.query_call_results(1, seeded).body
     assert [i["callId"] for i in answer["data"]] == ["a2"] and answer["totalCount"] == 1
 

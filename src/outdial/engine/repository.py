@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,23 +135,53 @@ _PICK_COLUMNS = (
 )
 
 
+# The pick also checks what hold_lease checks (this worker holds the lease, the campaign may still dial), so a
+# step needs no separate lease statement while the lease is far from expiry, and tells whether the VDN has any
+# blacklist entry at all (most have none: then no blacklist lookup per pick).
+_MAY_DIAL = sa.and_(
+    sa.select(campaign_leases.c.campaign_id)
+    .where(
+        campaign_leases.c.campaign_id == sa.bindparam("campaign_id"),
+        campaign_leases.c.owner == sa.bindparam("owner"),
+    )
+    .exists(),
+    sa.select(campaigns.c.id)
+    .where(
+        campaigns.c.id == sa.bindparam("campaign_id"),
+        campaigns.c.deleted_at.is_(None),
+        campaigns.c.status.in_((PUBLISHED, EXECUTING)),
+    )
+    .exists(),
+)
+_VDN_HAS_BLACKLIST = sa.select(blacklist.c.number).where(blacklist.c.vdn_id == sa.bindparam("vdn_id")).exists()
+
 _PICK_DUE = (
-    sa.select(*_PICK_COLUMNS)
+    sa.select(*_PICK_COLUMNS, _VDN_HAS_BLACKLIST.label("vdn_has_blacklist"))
     .where(
         call_data.c.campaign_id == sa.bindparam("campaign_id"),
         call_data.c.state == cd.WAITING,
         call_data.c.next_due_at <= sa.bindparam("now_ms"),
+        _MAY_DIAL,
     )
     .order_by(call_data.c.next_due_at, call_data.c.id)
     .limit(sa.bindparam("limit", type_=sa.Integer))
 )
 
 
-def pick_due(conn: Connection, campaign_id: int, now_ms: int, limit: int) -> Sequence[Row]:
-    """Waiting records due now, oldest due first (the lease makes this worker the only picker)."""
+def pick_due(
+    conn: Connection, campaign_id: int, vdn_id: int, owner: str, now_ms: int, limit: int
+) -> tuple[Sequence[Row], bool]:
+    """Waiting records due now, oldest due first, and whether the VDN has blacklist entries. None while
+    `owner` does not hold the lease or the campaign may not dial (paused, deleted, completed): the lease makes
+    this worker the only picker. No rows is therefore either "nothing due" or "may not dial": hold_lease
+    tells which."""
     if limit <= 0:
-        return []
-    return conn.execute(_PICK_DUE, {"campaign_id": campaign_id, "now_ms": now_ms, "limit": limit}).all()
+        return [], False
+    rows = conn.execute(
+        _PICK_DUE,
+        {"campaign_id": campaign_id, "vdn_id": vdn_id, "owner": owner, "now_ms": now_ms, "limit": limit},
+    ).all()
+    return rows, bool(rows) and bool(rows[0].vdn_has_blacklist)
 
 
 def next_due_at(conn: Connection, campaign_id: int) -> int | None:
@@ -176,9 +208,9 @@ def has_records(conn: Connection, campaign_id: int) -> bool:
 
 
 _INSERT_ATTEMPTS = attempts.insert().returning(attempts.c.id, attempts.c.call_id, sort_by_parameter_order=True)
-_MARK_IN_PROGRESS = (
+_MARK_IN_PROGRESS = (  # one row per record (executemany): no IN list to expand for every step
     call_data.update()
-    .where(call_data.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .where(call_data.c.id == sa.bindparam("b_id"))
     .values(state=cd.IN_PROGRESS, attempt_count=call_data.c.attempt_count + 1)
 )
 
@@ -190,7 +222,7 @@ def start_attempts(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, in
     if not rows:
         return {}
     inserted = conn.execute(_INSERT_ATTEMPTS, rows).all()
-    conn.execute(_MARK_IN_PROGRESS, {"ids": [r["data_id"] for r in rows]})
+    conn.execute(_MARK_IN_PROGRESS, [{"b_id": r["data_id"]} for r in rows])
     return {r.call_id: r.id for r in inserted}
 
 
@@ -241,11 +273,24 @@ _UPDATE_RECORDS = (
 )
 
 
+# attempts.final mirrors call_data.final_attempt_id (results read each record's final call from the partial
+# index ix_attempts_final). It is written in the same transaction as final_attempt_id, here and in set_record.
+_MARK_FINAL = attempts.update().where(attempts.c.id == sa.bindparam("final_attempt_id")).values(final=True)
+_UNMARK_FINAL = attempts.update().where(attempts.c.data_id == sa.bindparam("b_id"), attempts.c.final).values(
+    final=False
+)
+
+
 def update_records(conn: Connection, updates: list[dict[str, Any]]) -> None:
     """Set each record's next state. Each dict: b_id, state, next_due_at, number_index, finished_at,
-    final_attempt_id."""
+    final_attempt_id. The records updated here are unfinished ones (picked WAITING, or IN_PROGRESS), which
+    never have a final attempt (set_record clears it when a record reopens), so only a record that
+    finishes needs its attempt marked."""
     if updates:
         conn.execute(_UPDATE_RECORDS, updates)
+        finals = [{"final_attempt_id": u["final_attempt_id"]} for u in updates if u["final_attempt_id"]]
+        if finals:
+            conn.execute(_MARK_FINAL, finals)
 
 
 _HISTORY = (
@@ -282,6 +327,60 @@ def attempts_of_records(conn: Connection, data_ids: Iterable[int]) -> tuple[dict
     return history, still_open
 
 
+@dataclass(frozen=True, slots=True)
+class RecordNow:
+    """A record as its call ends (what the retry decision reads)."""
+
+    id: int
+    called: str
+    numbers: str | None
+    caller: str | None
+    session_id: str | None
+    custom_field: str | None
+    recycle_at: int | None
+    number_index: int
+    attempt_count: int
+    next_due_at: int
+
+
+_RECORD_NAMES = [c.name for c in _PICK_COLUMNS]
+assert [f.name for f in fields(RecordNow)] == _RECORD_NAMES  # RecordNow(*the r_ columns) below
+
+
+@functools.lru_cache(maxsize=256)
+def _closing_statement(size: int) -> sa.Select[Any]:
+    """One prebuilt statement per number of records: an "expanding" IN list would be rebuilt on every step
+    (most steps close one or a few records)."""
+    return (
+        sa.select(*_HISTORY.selected_columns, *(c.label(f"r_{c.name}") for c in _PICK_COLUMNS))
+        .select_from(attempts.outerjoin(call_data, call_data.c.id == attempts.c.data_id))
+        .where(attempts.c.data_id.in_([sa.bindparam(f"id{i}") for i in range(size)]))
+        .order_by(attempts.c.id)
+    )
+
+
+def closing_state(
+    conn: Connection, data_ids: Iterable[int]
+) -> tuple[dict[int, list[Row]], set[int], dict[int, RecordNow]]:
+    """What closing calls of these records reads, in one statement: attempts_of_records (closed attempts
+    oldest first, ids still open) and each record's current row (absent: deleted while its call ran)."""
+    ids = list(set(data_ids))
+    history: dict[int, list[Row]] = {i: [] for i in ids}
+    still_open: set[int] = set()
+    records: dict[int, RecordNow] = {}
+    if not ids:
+        return history, still_open, records
+    statement = _closing_statement(len(ids))
+    for row in conn.execute(statement, {f"id{i}": data_id for i, data_id in enumerate(ids)}):
+        if row.state == OPEN:
+            still_open.add(row.id)
+        else:
+            history[row.data_id].append(row)
+        if row.r_id is not None and row.r_id not in records:
+            records[row.r_id] = RecordNow(*row[-len(_RECORD_NAMES) :])
+    return history, still_open, records
+
+
 def attempt_history(conn: Connection, data_ids: Iterable[int]) -> dict[int, list[Row]]:
     """Every closed attempt of these records, oldest first."""
     return attempts_of_records(conn, data_ids)[0]
@@ -291,16 +390,6 @@ def open_attempts(conn: Connection, campaign_id: int) -> Sequence[Row]:
     return conn.execute(
         sa.select(attempts).where(attempts.c.campaign_id == campaign_id, attempts.c.state == OPEN)
     ).all()
-
-
-_RECORDS = sa.select(*_PICK_COLUMNS).where(call_data.c.id.in_(sa.bindparam("ids", expanding=True)))
-
-
-def record_rows(conn: Connection, data_ids: Iterable[int]) -> dict[int, Row]:
-    ids = list(set(data_ids))
-    if not ids:
-        return {}
-    return {r.id: r for r in conn.execute(_RECORDS, {"ids": ids})}
 
 
 _BLACKLIST = sa.select(blacklist).where(
@@ -356,6 +445,10 @@ def record_of_vdn(conn: Connection, vdn_id: int, data_id: int) -> Row | None:
 
 def set_record(conn: Connection, data_id: int, values: dict[str, Any]) -> None:
     conn.execute(call_data.update().where(call_data.c.id == data_id).values(**values))
+    if "final_attempt_id" in values:  # keep attempts.final in step (a reopened record has no final call)
+        conn.execute(_UNMARK_FINAL, {"b_id": data_id})
+        if values["final_attempt_id"] is not None:
+            conn.execute(_MARK_FINAL, {"final_attempt_id": values["final_attempt_id"]})
 
 
 def campaign_attempts(conn: Connection, campaign_id: int) -> Sequence[Row]:

@@ -5,8 +5,10 @@ Crash safety: an attempt is committed (state OPEN) before its call is placed, an
 from (record, attempt number), so the same attempt can never be placed twice. When a worker takes over a
 campaign (after a restart, or another worker's lease expired) the campaign's OPEN attempts are closed as
 RECONCILED (failCode 34608, "no result, written back after a timeout") and their records go on by policy.
-The lease is renewed in the very transaction that picks records, so a worker that lost its lease never
-writes another attempt for that campaign.
+The pick statement itself checks that this worker still holds the lease and that the campaign may still dial,
+in the very transaction that writes the attempts, so a worker that lost its lease (or whose campaign was
+paused) never writes another attempt for that campaign. The lease is renewed in that transaction once less
+than half of its TTL is left, so another worker can never find it expired while this one dials.
 
 Time: `step()` does everything due at the clock's now and returns when it next needs to run. Under
 `serve` the loop sleeps until then (or until woken); `run_virtual()` jumps a VirtualClock from step to
@@ -77,6 +79,7 @@ class LiveCampaign:
     talk_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     memory: PacingMemory = field(default_factory=PacingMemory)
     next_dial_at: int = 0
+    lease_until: int = 0  # the expiry this worker last wrote to its lease
 
 
 @dataclass(slots=True)
@@ -224,6 +227,7 @@ class Engine:
                     else:
                         live.plan = plan
                         live.next_dial_at = now  # a changed window or pace applies at once
+                self.live[row.id].lease_until = now + LEASE_TTL_MS
             for campaign_id in list(self.live):
                 if campaign_id not in wanted:  # paused, deleted, completed or taken: stop dialing at once
                     repo.release_lease(conn, campaign_id, self.owner)
@@ -302,12 +306,14 @@ class Engine:
     ) -> int:
         """Pick due records and write their attempts (calls to place go to `placing`); when to look again."""
         plan = live.plan
-        if not repo.hold_lease(conn, plan.campaign_id, self.owner, now, LEASE_TTL_MS):
-            # paused, deleted or completed meanwhile, or the lease went to another worker
-            self.live.pop(plan.campaign_id, None)
-            self._next_refresh = now + 1
+        renew = live.lease_until - now < LEASE_TTL_MS // 2
+        if renew and not self._hold_lease(conn, live, now):
             return now + 1
-        rows = repo.pick_due(conn, plan.campaign_id, now, wanted.count)
+        rows, blacklist_in_use = repo.pick_due(
+            conn, plan.campaign_id, plan.vdn_id, self.owner, now, wanted.count
+        )
+        if not rows and not renew and not self._hold_lease(conn, live, now):
+            return now + 1  # not "nothing due": the campaign may no longer dial
         if not rows:
             due = repo.next_due_at(conn, plan.campaign_id)
             if (
@@ -323,12 +329,23 @@ class Engine:
         agents = self._reserve(plan, len(rows))
         if agents is not None:
             rows = rows[: len(agents)]
-        requests = self._start(conn, live, rows, now, agents)
+        requests = self._start(conn, live, rows, now, agents, blacklist_in_use)
         if agents is not None and len(agents) > len(requests):  # records retired without a call
             after_commit(conn, functools.partial(self._release, agents[len(requests) :]))
         placing.extend((live, request) for request in requests)
         live.next_dial_at = wanted.next_check_at
         return live.next_dial_at
+
+    def _hold_lease(self, conn: Any, live: LiveCampaign, now: int) -> bool:
+        """Renew the lease; False (and the campaign dropped) when it was paused, deleted or completed
+        meanwhile, or the lease went to another worker."""
+        campaign_id = live.plan.campaign_id
+        if not repo.hold_lease(conn, campaign_id, self.owner, now, LEASE_TTL_MS):
+            self.live.pop(campaign_id, None)
+            self._next_refresh = now + 1
+            return False
+        live.lease_until = now + LEASE_TTL_MS
+        return True
 
     def _release(self, agent_ids: list[str]) -> None:
         for agent_id in agent_ids:
@@ -364,7 +381,13 @@ class Engine:
             self._place(self.live.get(flight.campaign_id), request, now)
 
     def _start(
-        self, conn: Any, live: LiveCampaign, rows: Iterable[Any], now: int, agents: list[str] | None
+        self,
+        conn: Any,
+        live: LiveCampaign,
+        rows: Iterable[Any],
+        now: int,
+        agents: list[str] | None,
+        blacklist_in_use: bool,
     ) -> list[CallRequest]:
         plan = live.plan
         attempt_rows: list[dict[str, Any]] = []
@@ -372,7 +395,7 @@ class Engine:
         retire: dict[int, list[int]] = {}
         postpone: list[dict[str, Any]] = []
         rows = list(rows)
-        refusals = plan.blacklist_refusals(conn, _all_numbers(rows), now)
+        refusals = plan.blacklist_refusals(conn, _all_numbers(rows), now) if blacklist_in_use else {}
         placed_at = now + plan.auto_call_ms  # previewed: the agent sees the record first, then it is dialed
         local_day = plan.local_day(placed_at)
         for row in rows:
@@ -516,12 +539,11 @@ class Engine:
         self, conn: Any, plan: CampaignPlan, closed: list[tuple[InFlight, CallEvent]], now: int, *, state: int
     ) -> None:
         """End attempts, decide each record's next step, queue the results for callback: one transaction."""
-        history, open_ids = repo.attempts_of_records(conn, [f.data_id for f, _ in closed])
+        history, open_ids, records = repo.closing_state(conn, [f.data_id for f, _ in closed])
         closed = [(f, e) for f, e in closed if f.attempt_id in open_ids]  # else another worker reconciled it
         if not closed:
             return
         data_ids = [f.data_id for f, _ in closed]
-        records = repo.record_rows(conn, data_ids)
         business = (
             repo.latest_business_results(conn, data_ids, min(f.created_at for f, _ in closed))
             if plan.retry_policy.get("business")

@@ -37,14 +37,7 @@ call_data = sa.Table(
     sa.Index("ix_call_data_pick", "campaign_id", "state", "next_due_at"),
     sa.Index("ix_call_data_called", "campaign_id", "called"),
     sa.Index("ix_call_data_session", "campaign_id", "session_id"),
-    # results (showDetail 0): each finished record's final attempt, in attempt order
-    sa.Index(
-        "ix_call_data_final",
-        "campaign_id",
-        "final_attempt_id",
-        sqlite_where=sa.text("final_attempt_id IS NOT NULL"),
-        postgresql_where=sa.text("final_attempt_id IS NOT NULL"),
-    ),
+    # (results read final calls from attempts.final and ix_attempts_final, not from final_attempt_id)
 )
 
 blacklist = sa.Table(

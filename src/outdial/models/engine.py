@@ -37,6 +37,8 @@ attempts = sa.Table(
     sa.Column("agent_id", sa.String(32)),
     sa.Column("abandoned", sa.Boolean, nullable=False, server_default=sa.text("false")),
     sa.Column("record_path", sa.String(255)),
+    # the final call of its record (call_data.final_attempt_id), written in the same statements
+    sa.Column("final", sa.Boolean, nullable=False, server_default=sa.text("false")),
     # results: the finished calls of a campaign in listing order (partial: open calls are not in it)
     sa.Index(
         "ix_attempts_finished",
@@ -46,14 +48,23 @@ attempts = sa.Table(
         sqlite_where=sa.text("end_at IS NOT NULL"),
         postgresql_where=sa.text("end_at IS NOT NULL"),
     ),
-    sa.Index(  # results: the customField filter, over finished calls only
+    sa.Index(  # results: the customField filter, over finished calls only (final: showDetail 0 index-only)
         "ix_attempts_campaign_custom",
         "campaign_id",
         "custom_field",
         "local_day",
         "id",
+        "final",
         sqlite_where=sa.text("end_at IS NOT NULL"),
         postgresql_where=sa.text("end_at IS NOT NULL"),
+    ),
+    sa.Index(  # results (showDetail 0): each record's final call in listing order
+        "ix_attempts_final",
+        "campaign_id",
+        "local_day",
+        "id",
+        sqlite_where=sa.text("final = 1"),
+        postgresql_where=sa.text("final"),
     ),
     sa.Index("ix_attempts_campaign_session", "campaign_id", "session_id"),
     sa.Index("ix_attempts_data", "data_id"),

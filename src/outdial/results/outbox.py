@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,7 @@ def call_time_str(instant_ms: int | None, zone: str) -> str:
     """'yyyy-mm-dd hh:mm:ss' in the campaign's zone (empty when the instant is unknown)."""
     if instant_ms is None:
         return ""
-    moment = datetime.fromtimestamp(instant_ms / 1000, tz=UTC).astimezone(ZoneInfo(zone))
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(instant_ms / 1000, tz=ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def result_item(

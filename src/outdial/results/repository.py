@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 # An attempt is finished once the engine wrote its end (ENDED and RECONCILED both set end_at). The partial
 # index ix_attempts_finished (campaign_id, local_day, id) WHERE end_at IS NOT NULL holds exactly the
-# finished calls in the order they are listed, so counts and pages are read from the index alone.
+# finished calls in the order they are listed, so counts and pages are read from the index alone; the
+# partial index ix_attempts_final the same for the final calls (attempts.final, set with
+# call_data.final_attempt_id by the engine).
 FINISHED = attempts.c.end_at.is_not(None)
 
 
@@ -45,8 +47,8 @@ def campaign_zone(conn: Connection, vdn_id: int, campaign_id: int) -> str | None
 
 def find_results(conn: Connection, campaign_id: int, query: ResultQuery) -> tuple[int, Sequence[Row]]:
     """(total, page) of finished calls in the order they were placed (local day, then attempt id); with
-    showDetail 0 only each record's final one. The page's ids are found first (from indexes), then only
-    those rows are read: a deep page costs an index walk, not a table walk."""
+    showDetail 0 only each record's final one. The page's ids are found first (from indexes, in a
+    subquery), then only those rows are read: a deep page costs an index walk, not a table walk."""
     filters: list[Any] = []
     if query.session_id is not None:
         filters.append(attempts.c.session_id == query.session_id)
@@ -56,36 +58,23 @@ def find_results(conn: Connection, campaign_id: int, query: ResultQuery) -> tupl
         filters.append(attempts.c.local_day.between(query.first_day, query.last_day))
     all_days = attempts.c.local_day.between("0000-01-01", "9999-12-31")
     offset = (query.page_num - 1) * query.page_size
-    key: Any
-    if query.show_detail == 0 and not filters:
-        # every finished record names its final attempt: read them from ix_call_data_final alone
-        key = call_data.c.final_attempt_id
-        source: Any = sa.select(key).where(call_data.c.campaign_id == campaign_id, key.is_not(None))
-        order = [key]
-    else:
-        key = attempts.c.id
-        # without a date filter, "every day" keeps the count on ix_attempts_finished (SQLite would otherwise
-        # count through ix_attempts_campaign_session and read every row for end_at)
-        days = [] if query.first_day is not None else [all_days]
-        source = sa.select(key).where(attempts.c.campaign_id == campaign_id, FINISHED, *days, *filters)
-        if query.show_detail == 0:
-            # the campaign's final attempts come from ix_call_data_final alone (no walk over call_data)
-            source = source.join(
-                call_data,
-                sa.and_(
-                    call_data.c.campaign_id == campaign_id, call_data.c.final_attempt_id == attempts.c.id
-                ),
-            )
-        order = [attempts.c.local_day, attempts.c.id]
+    # showDetail 0 lists each record's final call: the attempts flagged final (ix_attempts_final holds exactly
+    # those, in listing order); showDetail 1 every finished call (ix_attempts_finished)
+    listed: list[Any] = [attempts.c.final] if query.show_detail == 0 else [FINISHED]
+    if query.custom_field is not None and query.show_detail == 0:
+        # final calls are finished: saying so lets ix_attempts_campaign_custom (which holds `final`) answer alone
+        listed.append(FINISHED)
+    # without a date filter, "every day" keeps the count on the partial index (SQLite would otherwise count
+    # through ix_attempts_campaign_session and read every row)
+    days = [] if query.first_day is not None else [all_days]
+    source = sa.select(attempts.c.id).where(attempts.c.campaign_id == campaign_id, *listed, *days, *filters)
+    order = [attempts.c.local_day, attempts.c.id]
     total = int(conn.execute(sa.select(sa.func.count()).select_from(source.subquery())).scalar_one())
     if offset >= total:
         return total, []
-    ids = [
-        int(i) for i in conn.execute(source.order_by(*order).limit(query.page_size).offset(offset)).scalars()
-    ]
-    listed = sa.select(*ITEM_COLUMNS).where(attempts.c.id.in_(ids))
-    rows = {row.id: row for row in conn.execute(listed)}
-    return total, [rows[i] for i in ids]
+    page = source.order_by(*order).limit(query.page_size).offset(offset).subquery()
+    items = sa.select(*ITEM_COLUMNS).join(page, page.c.id == attempts.c.id).order_by(*order)
+    return total, conn.execute(items).all()
 
 
 def finished_attempt(conn: Connection, vdn_id: int, call_id: str) -> Row | None:

@@ -53,13 +53,14 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.String(length=32), nullable=True),
         sa.Column("abandoned", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("record_path", sa.String(length=255), nullable=True),
+        sa.Column("final", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attempts")),
         sa.UniqueConstraint("call_id", name=op.f("uq_attempts_call_id")),
     )
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.create_index(
             "ix_attempts_campaign_custom",
-            ["campaign_id", "custom_field", "local_day", "id"],
+            ["campaign_id", "custom_field", "local_day", "id", "final"],
             unique=False,
             sqlite_where=sa.text("end_at IS NOT NULL"),
             postgresql_where=sa.text("end_at IS NOT NULL"),
@@ -70,6 +71,13 @@ def upgrade() -> None:
             unique=False,
             sqlite_where=sa.text("end_at IS NOT NULL"),
             postgresql_where=sa.text("end_at IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_attempts_final",
+            ["campaign_id", "local_day", "id"],
+            unique=False,
+            sqlite_where=sa.text("final = 1"),
+            postgresql_where=sa.text("final"),
         )
         batch_op.create_index("ix_attempts_campaign_session", ["campaign_id", "session_id"], unique=False)
         batch_op.create_index("ix_attempts_data", ["data_id"], unique=False)
@@ -278,13 +286,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_call_data_called", ["campaign_id", "called"], unique=False)
         batch_op.create_index("ix_call_data_pick", ["campaign_id", "state", "next_due_at"], unique=False)
         batch_op.create_index("ix_call_data_session", ["campaign_id", "session_id"], unique=False)
-        batch_op.create_index(
-            "ix_call_data_final",
-            ["campaign_id", "final_attempt_id"],
-            unique=False,
-            sqlite_where=sa.text("final_attempt_id IS NOT NULL"),
-            postgresql_where=sa.text("final_attempt_id IS NOT NULL"),
-        )
 
     op.create_table(
         "campaign_callers",
@@ -377,11 +378,6 @@ def downgrade() -> None:
     op.drop_table("campaign_callers")
     with op.batch_alter_table("call_data", schema=None) as batch_op:
         batch_op.drop_index("ix_call_data_session")
-        batch_op.drop_index(
-            "ix_call_data_final",
-            sqlite_where=sa.text("final_attempt_id IS NOT NULL"),
-            postgresql_where=sa.text("final_attempt_id IS NOT NULL"),
-        )
         batch_op.drop_index("ix_call_data_pick")
         batch_op.drop_index("ix_call_data_called")
 
@@ -424,6 +420,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_attempts_state")
         batch_op.drop_index("ix_attempts_data")
         batch_op.drop_index("ix_attempts_campaign_session")
+        batch_op.drop_index(
+            "ix_attempts_final",
+            sqlite_where=sa.text("final = 1"),
+            postgresql_where=sa.text("final"),
+        )
         batch_op.drop_index(
             "ix_attempts_finished",
             sqlite_where=sa.text("end_at IS NOT NULL"),
