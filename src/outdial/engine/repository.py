@@ -250,12 +250,14 @@ _END_ATTEMPTS = (
         agent_id=sa.bindparam("agent_id"),
         abandoned=sa.bindparam("abandoned"),
         record_path=sa.bindparam("record_path"),
+        final=sa.bindparam("final"),
     )
 )
 
 
 def end_attempts(conn: Connection, ended: list[dict[str, Any]]) -> None:
-    """Close attempts with their outcome. Each dict has b_id plus the outcome columns."""
+    """Close attempts with their outcome. Each dict has b_id plus the outcome columns, and `final`: the
+    attempt is its record's final call (the record finished with it)."""
     if ended:
         conn.execute(_END_ATTEMPTS, ended)
 
@@ -274,7 +276,8 @@ _UPDATE_RECORDS = (
 
 
 # attempts.final mirrors call_data.final_attempt_id (results read each record's final call from the partial
-# index ix_attempts_final). It is written in the same transaction as final_attempt_id, here and in set_record.
+# index ix_attempts_final). It is written in the same transaction as final_attempt_id: by end_attempts when a
+# record finishes with the attempt that just ended, and by set_record when a record is reopened or set.
 _MARK_FINAL = attempts.update().where(attempts.c.id == sa.bindparam("final_attempt_id")).values(final=True)
 _UNMARK_FINAL = attempts.update().where(attempts.c.data_id == sa.bindparam("b_id"), attempts.c.final).values(
     final=False
@@ -283,14 +286,9 @@ _UNMARK_FINAL = attempts.update().where(attempts.c.data_id == sa.bindparam("b_id
 
 def update_records(conn: Connection, updates: list[dict[str, Any]]) -> None:
     """Set each record's next state. Each dict: b_id, state, next_due_at, number_index, finished_at,
-    final_attempt_id. The records updated here are unfinished ones (picked WAITING, or IN_PROGRESS), which
-    never have a final attempt (set_record clears it when a record reopens), so only a record that
-    finishes needs its attempt marked."""
+    final_attempt_id. The attempt named as final is marked by end_attempts in the same transaction."""
     if updates:
         conn.execute(_UPDATE_RECORDS, updates)
-        finals = [{"final_attempt_id": u["final_attempt_id"]} for u in updates if u["final_attempt_id"]]
-        if finals:
-            conn.execute(_MARK_FINAL, finals)
 
 
 _HISTORY = (

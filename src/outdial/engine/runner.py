@@ -567,6 +567,7 @@ class Engine:
                 "agent_id": event.agent_id or flight.agent_id,  # previewed/preempted: the reserved agent
                 "abandoned": bool(event.abandoned),
                 "record_path": event.record_path,
+                "final": False,  # set below when the record finishes with this attempt
             }
             ended.append(outcome)
             by_outcome[event.outcome or ""] = by_outcome.get(event.outcome or "", 0) + 1
@@ -595,6 +596,7 @@ class Engine:
                     code,
                 )
             finished = decision.state != cd.WAITING
+            outcome["final"] = finished
             updates.append(
                 {
                     "b_id": flight.data_id,
