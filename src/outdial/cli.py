@@ -50,11 +50,19 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Create a demo tenant, campaign and agents if none exist")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Server processes sharing the port (the API scales across cores; see docs)"
+        ),
+    ] = 1,
 ) -> None:
-    """Run the API and the background workers in one process."""
+    """Run the API and the background workers (in one process, or in N with --workers)."""
     import uvicorn
+    from fastapi import FastAPI
 
     from outdial.app import create_app
+    from outdial.context import AppContext
     from outdial.runtime import build_context
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -64,16 +72,28 @@ def serve(
     ctx.auth_clock = RealClock()  # clients sign with the real time, whatever speed the campaigns run at
     host = host or settings.host
     port = port or settings.port
-    app = create_app(ctx, run_workers=True)
+    def make_app(ctx: AppContext, run_workers: bool) -> FastAPI:
+        app = create_app(ctx, run_workers=run_workers)
+        if demo:
+            from outdial.demo import receiver_router
+
+            app.include_router(receiver_router())
+        return app
+
     if demo:
-        from outdial.demo import banner, receiver_router, seed_demo
+        from outdial.demo import banner, seed_demo
 
         if not settings.callback_allowed_networks:
             # the demo's callback receiver is this server itself, on loopback
             ctx.settings = settings.model_copy(update={"callback_allowed_networks": "127.0.0.0/8"})
-        app.include_router(receiver_router())
         typer.echo(banner(seed_demo(ctx, f"http://{host}:{port}"), f"http://{host}:{port}"))
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if workers > 1:
+        from outdial.server import serve_processes
+
+        # forked after the clock was made, so a ScaledClock runs the same in every process
+        serve_processes(ctx, make_app, host, port, workers)
+    else:
+        uvicorn.run(make_app(ctx, True), host=host, port=port, log_level="warning")
 
 
 @db_app.command("upgrade")

@@ -1,17 +1,20 @@
 """Database access: one Database per URL, the unit of work, SQLite pragmas, raw driver access for bulk paths.
 
-Write transactions on SQLite take a process-wide lock and start with BEGIN IMMEDIATE: SQLite has one writer
-anyway, and queueing in Python is fairer and faster than SQLite's sleeping busy handler. Several processes
-on one SQLite file still work (busy_timeout), but scaling out is PostgreSQL's job.
+Write transactions on SQLite take a process-wide lock, then an flock on `<database>-writer.lock` shared by
+every process on the file (`serve --workers N`, the CLI), and start with BEGIN IMMEDIATE: SQLite has one
+writer anyway, and a waiter queued on a lock wakes the moment the writer is done, where SQLite's busy
+handler sleeps and polls (up to 100 ms a time). Scaling out past one machine is PostgreSQL's job.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +31,60 @@ def normalize_url(url: str) -> str:
     return url
 
 
+class _WriterLock:
+    """One writer at a time on a SQLite file: a re-entrant lock for the threads of this process, and an
+    flock on `<database>-writer.lock` for the processes (none for :memory:)."""
+
+    def __init__(self, path: str | None) -> None:
+        self._threads = threading.RLock()
+        self._path = path
+        self._fd = -1
+        self._pid = 0
+        self._depth = 0  # guarded by _threads
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._threads.acquire(blocking):
+            return False
+        if self._path is None or self._depth > 0:
+            self._depth += 1
+            return True
+        if self._pid != os.getpid():
+            # a forked child must not share its parent's open file description: flock belongs to it
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._threads.release()
+            return False
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth = 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._path is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def close(self) -> None:
+        if self._pid == os.getpid():
+            os.close(self._fd)
+        self._pid = 0
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        self._write_lock = threading.RLock()
+        lock_path = None
         if self.is_sqlite:
             path = sa.engine.make_url(self.url).database
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                lock_path = f"{path}-writer.lock"
             self.engine: Engine = sa.create_engine(
                 self.url,
                 poolclass=QueuePool,
@@ -47,6 +95,7 @@ class Database:
             sa.event.listen(self.engine, "connect", _sqlite_on_connect)
         else:
             self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+        self._writer = _WriterLock(lock_path)
 
     @property
     def dialect(self) -> str:
@@ -57,13 +106,29 @@ class Database:
         """A write transaction: commits on success, rolls back on any exception. Callbacks registered with
         `after_commit(conn, fn)` run once the commit succeeded."""
         if self.is_sqlite:
-            with self._write_lock, self.engine.connect() as conn:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                yield from self._finish(conn)
+            self._writer.acquire()
+            yield from self._sqlite_write()
         else:
             with self.engine.connect() as conn:
                 conn.begin()
                 yield from self._finish(conn)
+
+    def write_now(self) -> AbstractContextManager[Connection] | None:
+        """A SQLite write transaction if no other writer holds the file at this instant, else None; always
+        None on PostgreSQL. For an event loop: it runs a short transaction in place when this returns one,
+        and waits in a worker thread (write()) when not, so it never blocks behind a long writer."""
+        if not self.is_sqlite or not self._writer.acquire(blocking=False):
+            return None
+        return contextmanager(self._sqlite_write)()
+
+    def _sqlite_write(self) -> Iterator[Connection]:
+        """The transaction of write(), the writer lock already acquired; releases it."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield from self._finish(conn)
+        finally:
+            self._writer.release()
 
     def _finish(self, conn: Connection) -> Iterator[Connection]:
         try:
@@ -102,6 +167,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._writer.close()
 
 
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.engine import Connection
 
 from outdial import auth, errors
+from outdial.api.transactions import in_write_transaction
 from outdial.context import AppContext
 from outdial.errors import ApiError, AuthError
 from outdial.tenants import repository as tenants
@@ -76,7 +77,8 @@ async def signed_request(request: Request) -> SignedRequest:
         vdn_id = int(vdn_text) if vdn_text.isdigit() else -1
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]}
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        await run_in_threadpool(
+        await in_write_transaction(
+            ctx.db,
             _check,
             ctx,
             parsed,
@@ -110,6 +112,7 @@ def _check_path_ids(path_params: dict[str, str]) -> None:
 
 
 def _check(
+    conn: Connection,
     ctx: AppContext,
     parsed: auth.ParsedAuthorization,
     method: str,
@@ -121,23 +124,22 @@ def _check(
 ) -> None:
     now = ctx.signature_clock.now_ms()
     window = ctx.settings.auth_window_seconds
-    with ctx.db.write() as conn:
-        key = tenants.find_active_key(conn, ctx.box, parsed.ak)
-        if key is None:
-            raise AuthError("unknown or revoked AK")
-        auth.verify(
-            parsed,
-            sk=key.sk,
-            method=method,
-            path=path,
-            query_string=query,
-            headers=headers,
-            body=body,
-            now_ms=now,
-            window_seconds=window,
-        )
-        if vdn_id not in key.vdn_ids:
-            raise AuthError(f"AK {key.ak} is not bound to vdnId {vdn_id}")
-        # Kept for twice the window: a signature stays fresh from timestamp - window to timestamp + window.
-        if not tenants.consume_signature(conn, parsed.signature, now + 2 * window * 1000, now):
-            raise AuthError("signature already used (replay)")
+    key = tenants.find_active_key(conn, ctx.box, parsed.ak)
+    if key is None:
+        raise AuthError("unknown or revoked AK")
+    auth.verify(
+        parsed,
+        sk=key.sk,
+        method=method,
+        path=path,
+        query_string=query,
+        headers=headers,
+        body=body,
+        now_ms=now,
+        window_seconds=window,
+    )
+    if vdn_id not in key.vdn_ids:
+        raise AuthError(f"AK {key.ak} is not bound to vdnId {vdn_id}")
+    # Kept for twice the window: a signature stays fresh from timestamp - window to timestamp + window.
+    if not tenants.consume_signature(conn, parsed.signature, now + 2 * window * 1000, now):
+        raise AuthError("signature already used (replay)")
