@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> None:
         [OUTDIAL, "serve", "--port", str(port), "--workers", str(args.server_processes)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=open("/tmp/server_stderr.txt", "w"),
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -10,7 +10,9 @@ The .xlsx is written the way Excel writes it (shared strings, numbers as numbers
 bench/make_import_files.py; files are cached in --work. Each measurement runs in a fresh child process so
 its peak memory (ru_maxrss, the whole process) is its own. Targets: .xlsx <= 8 s (>= 60,000 rows/s) with
 peak memory < 600 MB; .csv <= 3 s. "cpu s" is the importing process's own CPU time (the SFTP server runs
-in the parent; PostgreSQL in its own processes): on a busy machine it is the steadier figure.
+in the parent; PostgreSQL in its own processes): on a busy machine it is the steadier figure. The pass
+reads and formats the rows in a forked process (imports/forked.py): "child cpu / MB" is that process's
+CPU time and peak memory (its pages shared with the importing process are counted in both).
 """
 
 from __future__ import annotations
@@ -213,6 +215,9 @@ def child_import(db_url: str, port: int, host_key: str, file_name: str, rows: in
             "seconds": seconds,
             "cpu": cpu,
             "peak_mb": peak_mb(),
+            # the pass's forked reading process (imports/forked.py): its CPU time and peak memory
+            "child_cpu": (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_CHILDREN)),
+            "child_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "stages": stages,
             "stages_cpu": stages_cpu,
         }
@@ -271,7 +276,7 @@ def main() -> None:
 
     print(
         f"\n{'what':<34} {'rows':>8} {'seconds':>8} {'cpu s':>6} {'rows/s':>9} {'peak MB':>8} {'vs read':>8}"
-        "   fetch / open / read+validate+store s (cpu s)"
+        f" {'child cpu / MB':>15}   fetch / open / read+validate+store s (cpu s)"
     )
     for fmt, path in files.items():
         reads = [run_child("read", str(path)) for _ in range(args.repeat)]
@@ -291,10 +296,12 @@ def _line(what: str, run: dict[str, Any], floor: float | None) -> str:
     ratio = f"{run['seconds'] / floor:.2f}x" if floor else ""
     rate = run["rows"] / run["seconds"]
     cpu = run.get("stages_cpu", {})
+    child = f"{run['child_cpu']:.2f} / {run['child_peak_mb']:.0f}" if "child_cpu" in run else ""
     stages = " / ".join(f"{s:.2f} ({cpu.get(k, 0):.2f})" for k, s in run.get("stages", {}).items())
     return (
         f"{what:<34} {run['rows']:>8} {run['seconds']:>8.2f} {run['cpu']:>6.2f} {rate:>9,.0f} "
         f"{run['peak_mb']:>8.0f} {ratio:>8}"
+        f" {child:>15}"
         f"   {stages}"
     )
 

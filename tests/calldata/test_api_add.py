@@ -487,3 +487,43 @@ def test_the_documents_200000(client, ctx, campaign_id) -> None:
     assert client.add_call_data(1, campaign_id, numbers("*1", "*2")).code == "0200020"
     response = client.add_call_data(1, campaign_id, numbers("*1"))
     assert response.body["returnObject"] == {"totalSize": 200_000}
+
+
+# --- the signature of an add is spent in the add's own transaction (docs/authentication.md) -------------
+
+
+def _signed_add(keys: dict[str, Any], clock: Any, campaign_id: int, called: str) -> tuple[str, str, bytes]:
+    from foundation.test_auth import signed
+
+    path = f"/rest/isales/v1/openapi/campaigns/1/calldata/{campaign_id}"
+    body = b'{"callDataList":[{"called":"%s"}]}' % called.encode()
+    headers = ("content-length", "content-type", "host")
+    return path, signed(keys["vdn1"], clock, "POST", path, body, headers), body
+
+
+def test_a_replayed_add_is_401_whether_it_was_accepted_or_refused(http, keys, client, ctx, clock) -> None:
+    from foundation.test_auth import send
+
+    campaign_id = create_campaign(client, **TOMORROW)
+    path, accepted, body = _signed_add(keys, clock, campaign_id, "100")
+    assert send(http, "POST", path, accepted, body).json()["resultCode"] == "0200000"
+    clock.advance(0.5)
+    path, refused, body_refused = _signed_add(keys, clock, campaign_id, "200")
+    assert send(http, "POST", path, refused, body_refused).json()["resultCode"] == "0200022"
+    clock.advance(2)  # the slot is free again: only the spent signature refuses the replays now
+    assert send(http, "POST", path, refused, body_refused).status_code == 401
+    assert send(http, "POST", path, accepted, body).status_code == 401
+    assert [r.called for r in stored(ctx, campaign_id)] == ["100"]
+
+
+def test_a_key_revoked_after_use_is_refused_at_once(http, keys, client, ctx, clock) -> None:
+    from foundation.test_auth import send
+    from outdial.tenants import repository as tenants
+
+    campaign_id = create_campaign(client, **TOMORROW)  # the key is now remembered by the server
+    path, authorization, body = _signed_add(keys, clock, campaign_id, "100")
+    with ctx.db.write() as conn:
+        assert tenants.revoke_key(conn, keys["vdn1"].ak, clock.now_ms())
+    assert send(http, "POST", path, authorization, body).status_code == 401
+    assert client.get_campaign(1, campaign_id).status_code == 401  # the other path: signed_request
+    assert stored(ctx, campaign_id) == []

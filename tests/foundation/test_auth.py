@@ -122,9 +122,9 @@ def test_missing_or_malformed_authorization_is_401(http, authorization) -> None:
 
 
 def test_unknown_ak_and_wrong_sk_are_401(http, keys, clock) -> None:
-    stranger = ApiKey("NOSUCHKEY", keys["vdn1"].sk, frozenset({1}))
+    stranger = ApiKey("NOSUCHKEY", keys["vdn1"].sk, frozenset({1}), "")
     assert send(http, "PUT", PATH, signed(stranger, clock)).status_code == 401
-    wrong_sk = ApiKey(keys["vdn1"].ak, "not-the-secret", frozenset({1}))
+    wrong_sk = ApiKey(keys["vdn1"].ak, "not-the-secret", frozenset({1}), "")
     assert send(http, "PUT", PATH, signed(wrong_sk, clock)).status_code == 401
 
 

@@ -19,17 +19,18 @@ from outdial.secretbox import SecretBox
 
 
 def main() -> None:
-    real_insert = calldata_repo.bulk_insert_records
+    real_insert = calldata_repo.bulk_insert_blocks
 
-    def insert_then_hang(conn: Any, campaign: Any, records: Any, **kwargs: Any) -> None:
-        records = list(records)
-        real_insert(conn, campaign, records, **kwargs)
-        print("STORED", len(records), flush=True)
+    def insert_then_hang(conn: Any, blocks: Any) -> None:
+        blocks = list(blocks)  # every block from the reading process, which has ended by now
+        real_insert(conn, blocks)
+        count = sum(len(b) for b in blocks) if conn.dialect.name == "sqlite" else sum(b.count(b"\n") for b in blocks)
+        print("STORED", count, flush=True)
         time.sleep(600)  # the test kills the process here, the transaction still open
 
     pipeline.calldata_repo = type(sys)("hanging_repo")
     pipeline.calldata_repo.__dict__.update(calldata_repo.__dict__)
-    pipeline.calldata_repo.bulk_insert_records = insert_then_hang  # type: ignore[attr-defined]
+    pipeline.calldata_repo.bulk_insert_blocks = insert_then_hang  # type: ignore[attr-defined]
     ctx = AppContext(
         settings=Settings(timezone="UTC", database_url="unused"),
         db=Database(os.environ["CRASH_DB_URL"]),

@@ -27,6 +27,7 @@ from imports.helpers import (
 from outdial.client import Client
 from outdial.clock import VirtualClock
 from outdial.context import AppContext
+from outdial.imports import pipeline
 from outdial.models.calldata import call_data
 from sftp_servers import SftpTestServer
 
@@ -92,6 +93,7 @@ def prepare_campaign(client: Client, campaign: int) -> None:
     assert client.add_blocklist(1, ["13900000000"]).ok
 
 
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "one-process"])
 @pytest.mark.parametrize("file_name", ["handmade.xlsx", "handmade.csv"])
 def test_hand_made_file_counts_on_each_server(
     sftp_server: SftpTestServer,
@@ -100,7 +102,10 @@ def test_hand_made_file_counts_on_each_server(
     clock: VirtualClock,
     campaign: int,
     file_name: str,
+    fork: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(pipeline, "FORK", fork)  # the pass in a forked child, or all in this process
     folder = f"{sftp_server.kind}/{campaign}"
     data = xlsx_bytes(HAND_MADE) if file_name.endswith(".xlsx") else csv_bytes(HAND_MADE)
     sftp_server.put(f"{folder}/{file_name}", data)

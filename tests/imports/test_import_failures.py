@@ -17,6 +17,7 @@ from sftp_servers import SftpTestServer
 GOOD = xlsx_bytes([[None, dumps([{"calledNo": "13800000001"}])]])
 WORKBOOK = xlsx_bytes([[None, dumps([{"calledNo": "1"}])]])
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+LATE_DAMAGE = b"called\n" + b"".join(b"%d\n" % (13800000000 + i) for i in range(12000)) + b"1" * 200_000 + b"\n"
 
 # (file name, content or None for "not there", expected words in errMsg)
 BAD_FILES = [
@@ -31,6 +32,8 @@ BAD_FILES = [
     ("header.csv", b"sessionId,caller\ns1,1\n", "header: the mandatory column 'called' is missing"),
     ("headeronly.csv", b"sessionId,called\n", "has a header but no records"),
     ("binary.csv", b"called\n\xff\xfe1\n", "binary.csv is not UTF-8 text"),
+    # Found only in the pass, after two blocks of rows were written: the child's failure ends the task.
+    ("late.csv", LATE_DAMAGE, "late.csv: line 12002 is not valid CSV (field larger than field limit"),
 ]
 
 

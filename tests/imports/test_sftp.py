@@ -248,3 +248,13 @@ def test_test_server_is_chrooted(asyncssh_sftp: SftpTestServer, tmp_path: Path) 
         assert reason.startswith("file not found on")
     finally:
         outside.unlink()
+
+
+def test_cipher_preference_keeps_every_default_cipher() -> None:
+    # AES-GCM first (cheaper per byte), and nothing asyncssh would offer is dropped: a server without
+    # AES-GCM still finds its cipher.
+    from outdial.imports.sftp import ENCRYPTION_ALGS
+
+    defaults = [alg.decode() for alg in asyncssh.encryption.get_default_encryption_algs()]
+    assert ENCRYPTION_ALGS[0] == "aes128-gcm@openssh.com"
+    assert sorted(ENCRYPTION_ALGS) == sorted(defaults)

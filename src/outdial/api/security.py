@@ -1,15 +1,21 @@
 """The dependency every /rest/isales route declares: verify auth-v2, bind the caller to the path's vdnId,
-refuse replays, then hand the endpoint the parsed JSON body."""
+refuse replays, then hand the endpoint the parsed JSON body.
+
+The signature is checked before any transaction, against the key remembered for the AK; spending it (the
+replay check, and a re-read of the key's row so a revocation takes effect at once) is a write, done in a
+transaction of its own (signed_request) or in the endpoint's (unspent_signed_request + spend_and_write)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Request
 from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
 
 from outdial import auth, errors
 from outdial.api.transactions import in_write_transaction
@@ -18,16 +24,34 @@ from outdial.errors import ApiError, AuthError
 from outdial.tenants import repository as tenants
 
 log = logging.getLogger("outdial.auth")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _JSON_TYPES = ("application/json",)
 
 
 @dataclass(frozen=True, slots=True)
 class SignedRequest:
-    ak: str
+    key: tenants.ApiKey
+    signature: str
     vdn_id: int
     body: bytes
     content_type: str
+
+    @property
+    def ak(self) -> str:
+        return self.key.ak
+
+    def spend(self, conn: Connection, ctx: AppContext) -> None:
+        """Inside a write transaction: the key is still active (a revocation takes effect at once) and the
+        signature was not used before; records it as used. AuthError otherwise."""
+        if not tenants.key_still_active(conn, self.key):
+            raise AuthError("unknown or revoked AK")
+        now = ctx.signature_clock.now_ms()
+        # Kept for twice the window: a signature stays fresh from timestamp - window to timestamp + window.
+        expires_at = now + 2 * ctx.settings.auth_window_seconds * 1000
+        if not tenants.consume_signature(conn, self.signature, expires_at, now):
+            raise AuthError("signature already used (replay)")
 
     def json(self, *, required: bool = True) -> Any:
         """The body as JSON. Empty body: {} unless required. Malformed: 02000008, answered with HTTP 200."""
@@ -49,7 +73,13 @@ class SignedRequest:
         return body
 
 
-def context(request: Request) -> AppContext:
+async def context(request: Request) -> AppContext:
+    """The endpoints' AppContext. Async so that FastAPI calls it in place: a plain def dependency runs in a
+    worker thread, and the two thread switches cost more than everything else it does."""
+    return app_context(request)
+
+
+def app_context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -69,26 +99,44 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def signed_request(request: Request) -> SignedRequest:
-    ctx = context(request)
+    """The dependency of every signed route: the request verified, its signature spent."""
+    req = await unspent_signed_request(request)
+    ctx = app_context(request)
+    try:
+        await in_write_transaction(ctx.db, req.spend, ctx)
+    except AuthError as exc:
+        log.info("refused %s %s: %s", request.method, request.url.path, exc.reason)
+        raise
+    return req
+
+
+async def unspent_signed_request(request: Request) -> SignedRequest:
+    """A verified request whose signature is not spent yet: for a hot path that spends it inside its own
+    transaction with spend_and_write (one transaction per request instead of two). Everything but the
+    replay check is done: signature, freshness, AK bound to the path's VDN, path ids, Content-Type."""
+    ctx = app_context(request)
     body = await read_body(request, ctx.settings.max_body_bytes)
     try:
         parsed = auth.parse_authorization(request.headers.get("authorization"))
         vdn_text = request.path_params.get("vdnId", "")
         vdn_id = int(vdn_text) if vdn_text.isdigit() else -1
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]}
+        key = tenants.remembered_key(parsed.ak)
+        if key is None:
+            key = await run_in_threadpool(_find_key, ctx, parsed.ak)  # once per AK and process
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        await in_write_transaction(
-            ctx.db,
-            _check,
-            ctx,
+        auth.verify(
             parsed,
-            request.method,
-            raw_path.decode("latin-1"),
-            request.scope.get("query_string", b"").decode("latin-1"),
-            headers,
-            body,
-            vdn_id,
+            sk=key.sk,
+            method=request.method,
+            path=raw_path.decode("latin-1"),
+            query_string=request.scope.get("query_string", b"").decode("latin-1"),
+            headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]},
+            body=body,
+            now_ms=ctx.signature_clock.now_ms(),
+            window_seconds=ctx.settings.auth_window_seconds,
         )
+        if vdn_id not in key.vdn_ids:
+            raise AuthError(f"AK {key.ak} is not bound to vdnId {vdn_id}")
     except AuthError as exc:
         log.info("refused %s %s: %s", request.method, request.url.path, exc.reason)
         raise
@@ -96,7 +144,37 @@ async def signed_request(request: Request) -> SignedRequest:
     content_type = request.headers.get("content-type", "")
     if body and content_type.split(";")[0].strip().lower() not in _JSON_TYPES:
         raise ApiError("415", "Content-Type must be application/json; charset=UTF-8", http_status=415)
-    return SignedRequest(parsed.ak, vdn_id, body, content_type)
+    return SignedRequest(key, parsed.signature, vdn_id, body, content_type)
+
+
+def _find_key(ctx: AppContext, ak: str) -> tenants.ApiKey:
+    with ctx.db.read() as conn:
+        key = tenants.find_active_key(conn, ctx.box, ak)
+    if key is None:
+        raise AuthError("unknown or revoked AK")
+    return key
+
+
+async def spend_and_write(
+    ctx: AppContext,
+    req: SignedRequest,
+    fn: Callable[Concatenate[Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """`fn(conn, ...)` in one write transaction that first spends the request's signature (an unspent
+    request). A refusal (ApiError) rolls the transaction back and then spends the signature in one of its
+    own, so a replay of a refused request stays refused."""
+
+    def spend_then(conn: Connection) -> T:
+        req.spend(conn, ctx)
+        return fn(conn, *args, **kwargs)
+
+    try:
+        return await in_write_transaction(ctx.db, spend_then)
+    except ApiError:
+        await in_write_transaction(ctx.db, req.spend, ctx)
+        raise
 
 
 # Integer ids of the paths and the largest value their columns hold (INTEGER, or BIGINT for dataId). A larger
@@ -109,37 +187,3 @@ def _check_path_ids(path_params: dict[str, str]) -> None:
         text = str(path_params.get(name, "")).lstrip("+-")
         if text.isdigit() and int(text) > limit:
             raise ApiError(errors.WRONG_VALUE, f"{name} must be between 1 and {limit}")
-
-
-def _check(
-    conn: Connection,
-    ctx: AppContext,
-    parsed: auth.ParsedAuthorization,
-    method: str,
-    path: str,
-    query: str,
-    headers: dict[str, str],
-    body: bytes,
-    vdn_id: int,
-) -> None:
-    now = ctx.signature_clock.now_ms()
-    window = ctx.settings.auth_window_seconds
-    key = tenants.find_active_key(conn, ctx.box, parsed.ak)
-    if key is None:
-        raise AuthError("unknown or revoked AK")
-    auth.verify(
-        parsed,
-        sk=key.sk,
-        method=method,
-        path=path,
-        query_string=query,
-        headers=headers,
-        body=body,
-        now_ms=now,
-        window_seconds=window,
-    )
-    if vdn_id not in key.vdn_ids:
-        raise AuthError(f"AK {key.ak} is not bound to vdnId {vdn_id}")
-    # Kept for twice the window: a signature stays fresh from timestamp - window to timestamp + window.
-    if not tenants.consume_signature(conn, parsed.signature, now + 2 * window * 1000, now):
-        raise AuthError("signature already used (replay)")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from itertools import chain, islice
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -15,10 +16,10 @@ from sqlalchemy.engine import Connection, Row
 
 from outdial.calldata.blacklist_rules import PER_DAY, PER_HOUR, BlacklistEntry, period_bounds
 from outdial.calldata.records import CallRecord
+from outdial.db import run_sql
 from outdial.models import calldata as cd
-from outdial.models.calldata import blacklist, call_data, rate_limits
+from outdial.models.calldata import blacklist, call_data
 from outdial.models.engine import attempts
-from outdial.models.foundation import campaigns
 
 _IN_CHUNK = 500  # bound the size of IN (...) lists (SQLite's variable limit, plan size)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,48 +33,64 @@ def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[Sequence[st
 
 # --- campaigns ------------------------------------------------------------------------------------------
 
-# The add-numbers path runs these on every request: built once, so SQLAlchemy neither rebuilds them nor
-# recomputes their cache keys each time (a measurable share of a 20-number add, see docs/benchmarks.md).
-_LOCK_CAMPAIGN = sa.select(campaigns).where(campaigns.c.id == sa.bindparam("campaign_id"))
-_LOCK_CAMPAIGN_PG = _LOCK_CAMPAIGN.with_for_update()
+
+class LockedCampaign(NamedTuple):
+    """What adding and importing numbers read of their campaign."""
+
+    id: int
+    vdn_id: int
+    status: int
+    begin_at: int
+    end_at: int
+    timezone: str
+    deleted_at: int | None
 
 
-def lock_campaign(conn: Connection, campaign_id: int) -> Row | None:
+_LOCK_CAMPAIGN = (
+    "SELECT id, vdn_id, status, begin_at, end_at, timezone, deleted_at FROM campaigns WHERE id = ?"
+)
+_LOCK_CAMPAIGN_PG = _LOCK_CAMPAIGN + " FOR UPDATE"
+
+
+def lock_campaign(conn: Connection, campaign_id: int) -> LockedCampaign | None:
     """The campaign row (deleted or not: callers check deleted_at and vdn_id), locked FOR UPDATE on
     PostgreSQL so that the adds and imports of one campaign run one after the other (their duplicate and
-    200,000-number checks read what the other writes). SQLite write transactions are exclusive already."""
+    200,000-number checks read what the other writes). SQLite write transactions are exclusive already.
+    Plain SQL on the driver: the add-numbers path runs it on every request."""
     query = _LOCK_CAMPAIGN_PG if conn.dialect.name == "postgresql" else _LOCK_CAMPAIGN
-    return conn.execute(query, {"campaign_id": campaign_id}).first()
+    rows = run_sql(conn, query, (campaign_id,))
+    return LockedCampaign(*rows[0]) if rows else None
 
 
 # --- records --------------------------------------------------------------------------------------------
 
 
-_COUNT_UNFINISHED = (
-    sa.select(sa.func.count())
-    .select_from(call_data)
-    .where(
-        call_data.c.campaign_id == sa.bindparam("campaign_id"), call_data.c.state.in_(cd.UNFINISHED_STATES)
-    )
+# The add-numbers path runs these on every request, as plain SQL on the driver (db.run_sql).
+_COUNT_UNFINISHED = "SELECT count(*) FROM call_data WHERE campaign_id = ? AND state IN ({})".format(
+    ", ".join(str(int(state)) for state in cd.UNFINISHED_STATES)
 )
 # The state is filtered in Python, not in SQL: with `state IN (...)` in the WHERE clause SQLite (without
 # statistics) walks ix_call_data_pick, i.e. every unfinished record of the campaign, instead of looking
 # the numbers up in ix_call_data_called.
-_CALLED_STATES = sa.select(call_data.c.called, call_data.c.state).where(
-    call_data.c.campaign_id == sa.bindparam("campaign_id"),
-    call_data.c.called.in_(sa.bindparam("numbers", expanding=True)),
-)
+_CALLED_STATES = "SELECT called, state FROM call_data WHERE campaign_id = ? AND called IN ({})"
 # PostgreSQL: one array parameter (= ANY) keeps the SQL text the same for any count of numbers, so
 # psycopg prepares it once per connection instead of PostgreSQL planning a new IN list every time.
-_NUMBERS_ARRAY = sa.bindparam("numbers", type_=postgresql.ARRAY(sa.String))
-_CALLED_STATES_PG = sa.select(call_data.c.called, call_data.c.state).where(
-    call_data.c.campaign_id == sa.bindparam("campaign_id"), call_data.c.called == sa.any_(_NUMBERS_ARRAY)
-)
+_CALLED_STATES_PG = "SELECT called, state FROM call_data WHERE campaign_id = ? AND called = ANY(?)"
+
+
+def _in_list(
+    conn: Connection, sql_in: str, sql_any: str, fixed: tuple[Any, ...], values: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """`sql_in` with its IN ({}) filled with one placeholder per value (SQLite), or `sql_any` with the values
+    as one array parameter (PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        return run_sql(conn, sql_any, (*fixed, list(values)))
+    return run_sql(conn, sql_in.format(", ".join("?" * len(values))), (*fixed, *values))
 
 
 def count_unfinished(conn: Connection, campaign_id: int) -> int:
     """Records still to be called (WAITING or IN_PROGRESS): the 200,000 limit and the add's totalSize."""
-    return int(conn.execute(_COUNT_UNFINISHED, {"campaign_id": campaign_id}).scalar_one())
+    return int(run_sql(conn, _COUNT_UNFINISHED, (campaign_id,))[0][0])
 
 
 def unfinished_called_numbers(conn: Connection, campaign_id: int) -> set[str]:
@@ -90,8 +107,7 @@ def unfinished_among(conn: Connection, campaign_id: int, numbers: Sequence[str])
     """Which of `numbers` are already the called number of an unfinished record of the campaign."""
     found: set[str] = set()
     for chunk in _chunks(numbers):
-        query = _CALLED_STATES_PG if conn.dialect.name == "postgresql" else _CALLED_STATES
-        rows = conn.execute(query, {"campaign_id": campaign_id, "numbers": list(chunk)})
+        rows = _in_list(conn, _CALLED_STATES, _CALLED_STATES_PG, (campaign_id,), chunk)
         found.update(called for called, state in rows if state in cd.UNFINISHED_STATES)
     return found
 
@@ -138,7 +154,7 @@ _BULK_COLUMNS = (
 
 
 def _bulk_rows(
-    campaign: Row, records: Iterable[CallRecord], import_task_id: str | None, now_ms: int
+    campaign: LockedCampaign, records: Iterable[CallRecord], import_task_id: str | None, now_ms: int
 ) -> Iterator[tuple[Any, ...]]:
     campaign_id, vdn_id = campaign.id, campaign.vdn_id
     recycle_at = _LocalTimes(campaign.timezone)
@@ -165,8 +181,9 @@ def _bulk_rows(
 
 # COPY text format (PostgreSQL): a tab between columns, a newline after each row, \N for NULL, and a
 # backslash, tab, newline or carriage return inside a value escaped. The lines are formatted here and
-# written in blocks: psycopg's copy.write_row costs several times more per row.
-_COPY_BLOCK_ROWS = 5000
+# written in blocks: psycopg's copy.write_row costs several times more per row. Both drivers' rows go
+# in blocks of this many (bulk_blocks), which another process can format and pass on.
+_BULK_BLOCK_ROWS = 5000
 
 
 def _copy_value(text: str | None) -> str:
@@ -178,7 +195,7 @@ def _copy_value(text: str | None) -> str:
 
 
 def _copy_lines(
-    campaign: Row, records: Iterable[CallRecord], import_task_id: str | None, now_ms: int
+    campaign: LockedCampaign, records: Iterable[CallRecord], import_task_id: str | None, now_ms: int
 ) -> Iterator[str]:
     """The rows of _bulk_rows as COPY text lines."""
     head = f"{campaign.id}\t{campaign.vdn_id}\t"
@@ -197,22 +214,9 @@ def _copy_lines(
         )
 
 
-def _copy_records(driver: Any, columns: str, lines: Iterator[str]) -> None:
-    cursor = driver.cursor()
-    with cursor, cursor.copy(f"COPY call_data ({columns}) FROM STDIN") as copy:
-        block: list[str] = []
-        for line in lines:
-            block.append(line)
-            if len(block) == _COPY_BLOCK_ROWS:
-                copy.write("".join(block).encode())
-                block.clear()
-        if block:
-            copy.write("".join(block).encode())
-
-
 def bulk_insert_records(
     conn: Connection,
-    campaign: Row,
+    campaign: LockedCampaign,
     records: Iterable[CallRecord],
     *,
     import_task_id: str | None,
@@ -223,13 +227,44 @@ def bulk_insert_records(
     `records` is iterated once, so a stream keeps memory flat however many there are."""
     if isinstance(records, Sequence) and not records:
         return
+    blocks = bulk_blocks(conn.dialect.name, campaign, records, import_task_id=import_task_id, now_ms=now_ms)
+    bulk_insert_blocks(conn, blocks)
+
+
+def bulk_blocks(
+    dialect: str,
+    campaign: LockedCampaign,
+    records: Iterable[CallRecord],
+    *,
+    import_task_id: str | None,
+    now_ms: int,
+) -> Iterator[Any]:
+    """The records formatted for bulk_insert_blocks, _BULK_BLOCK_ROWS at a time: COPY text as bytes on
+    PostgreSQL, lists of row tuples on SQLite. Separate from the writing so that another process can
+    format while this one writes (imports/pipeline.py); both are picklable."""
+    if dialect == "postgresql":
+        lines = _copy_lines(campaign, records, import_task_id, now_ms)
+        while block := list(islice(lines, _BULK_BLOCK_ROWS)):
+            yield "".join(block).encode()
+    else:
+        rows = _bulk_rows(campaign, records, import_task_id, now_ms)
+        while chunk := list(islice(rows, _BULK_BLOCK_ROWS)):
+            yield chunk
+
+
+def bulk_insert_blocks(conn: Connection, blocks: Iterable[Any]) -> None:
+    """Write bulk_blocks' blocks as WAITING records, inside the caller's transaction, through the driver
+    itself (sqlite3 executemany, or COPY on PostgreSQL: the same connection, so the same transaction)."""
     driver = conn.connection.driver_connection
     columns = ", ".join(_BULK_COLUMNS)
     if conn.dialect.name == "postgresql":
-        _copy_records(driver, columns, _copy_lines(campaign, records, import_task_id, now_ms))
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(f"COPY call_data ({columns}) FROM STDIN") as copy:
+            for block in blocks:
+                copy.write(block)
     else:
-        rows = _bulk_rows(campaign, records, import_task_id, now_ms)
         marks = ", ".join("?" for _ in _BULK_COLUMNS)
+        rows = chain.from_iterable(blocks)
         driver.executemany(f"INSERT INTO call_data ({columns}) VALUES ({marks})", rows)  # type: ignore[union-attr]
 
 
@@ -263,17 +298,11 @@ def delete_waiting(
 # --- blacklist ------------------------------------------------------------------------------------------
 
 
-def _entry(row: Row) -> BlacklistEntry:
-    return BlacklistEntry(row.number, row.expires_at, row.restrict_times, row.restrict_period)
-
-
-_BLACKLIST_ENTRIES = sa.select(blacklist).where(
-    blacklist.c.vdn_id == sa.bindparam("vdn_id"),
-    blacklist.c.number.in_(sa.bindparam("numbers", expanding=True)),
+_BLACKLIST_COLUMNS = (
+    "SELECT number, expires_at, restrict_times, restrict_period FROM blacklist WHERE vdn_id = ?"
 )
-_BLACKLIST_ENTRIES_PG = sa.select(blacklist).where(
-    blacklist.c.vdn_id == sa.bindparam("vdn_id"), blacklist.c.number == sa.any_(_NUMBERS_ARRAY)
-)
+_BLACKLIST_ENTRIES = _BLACKLIST_COLUMNS + " AND number IN ({})"
+_BLACKLIST_ENTRIES_PG = _BLACKLIST_COLUMNS + " AND number = ANY(?)"
 
 
 def blacklist_entries(conn: Connection, vdn_id: int, numbers: Iterable[str]) -> dict[str, BlacklistEntry]:
@@ -281,9 +310,8 @@ def blacklist_entries(conn: Connection, vdn_id: int, numbers: Iterable[str]) -> 
     wanted = sorted(set(numbers))
     found: dict[str, BlacklistEntry] = {}
     for chunk in _chunks(wanted):
-        query = _BLACKLIST_ENTRIES_PG if conn.dialect.name == "postgresql" else _BLACKLIST_ENTRIES
-        for row in conn.execute(query, {"vdn_id": vdn_id, "numbers": list(chunk)}):
-            found[row.number] = _entry(row)
+        for row in _in_list(conn, _BLACKLIST_ENTRIES, _BLACKLIST_ENTRIES_PG, (vdn_id,), chunk):
+            found[row[0]] = BlacklistEntry(*row)
     return found
 
 
@@ -434,18 +462,10 @@ def active_blacklist_rows(
 # --- rate limits ----------------------------------------------------------------------------------------
 
 
-def _claim_slot_statement(insert: Any) -> Any:
-    stmt = insert(rate_limits).values(key=sa.bindparam("key"), last_at=sa.bindparam("last_at"))
-    return stmt.on_conflict_do_update(
-        index_elements=[rate_limits.c.key],
-        set_={"last_at": stmt.excluded.last_at},
-        where=rate_limits.c.last_at
-        <= stmt.excluded.last_at - sa.bindparam("min_interval", type_=sa.BigInteger),
-    ).returning(rate_limits.c.key)
-
-
-_CLAIM_SLOT_PG = _claim_slot_statement(postgresql.insert)
-_CLAIM_SLOT_SQLITE = _claim_slot_statement(sqlite.insert)
+_CLAIM_SLOT = (
+    "INSERT INTO rate_limits (key, last_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+    "SET last_at = excluded.last_at WHERE rate_limits.last_at <= excluded.last_at - ? RETURNING key"
+)
 
 
 def claim_slot(conn: Connection, key: str, now_ms: int, min_interval_ms: int) -> bool:
@@ -454,6 +474,4 @@ def claim_slot(conn: Connection, key: str, now_ms: int, min_interval_ms: int) ->
     concurrent claim of the same key waits for this transaction and then re-checks the condition against
     the committed row. The claim is part of the caller's transaction, so a refused request (rolled back)
     gives the slot back."""
-    stmt = _CLAIM_SLOT_PG if conn.dialect.name == "postgresql" else _CLAIM_SLOT_SQLITE
-    params = {"key": key, "last_at": now_ms, "min_interval": min_interval_ms}
-    return conn.execute(stmt, params).first() is not None
+    return bool(run_sql(conn, _CLAIM_SLOT, (key, now_ms, min_interval_ms)))

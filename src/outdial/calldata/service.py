@@ -52,14 +52,14 @@ def _not_found(campaign_id: int) -> ApiError:
     return ApiError(errors.NOT_FOUND, f"campaign {campaign_id} does not exist")
 
 
-def _locked_campaign(conn: Connection, vdn_id: int, campaign_id: int) -> Row:
+def _locked_campaign(conn: Connection, vdn_id: int, campaign_id: int) -> repo.LockedCampaign:
     campaign = repo.lock_campaign(conn, campaign_id)
     if campaign is None or campaign.vdn_id != vdn_id or campaign.deleted_at is not None:
         raise _not_found(campaign_id)
     return campaign
 
 
-def _status(campaign: Row, now_ms: int) -> int:
+def _status(campaign: repo.LockedCampaign | Row, now_ms: int) -> int:
     return effective_status(campaign.status, campaign.begin_at, campaign.end_at, now_ms)
 
 

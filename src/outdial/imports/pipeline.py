@@ -16,9 +16,10 @@ import gc
 import logging
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Row
 
@@ -29,6 +30,7 @@ from outdial.context import AppContext
 from outdial.db import after_commit
 from outdial.imports import repository as repo
 from outdial.imports.failures import ImportFailure
+from outdial.imports.forked import CAN_FORK, ForkedStream
 from outdial.imports.paths import resolve_remote_path
 from outdial.imports.readers import read_rows
 from outdial.imports.sftp import FileServer, fetch_file
@@ -38,6 +40,7 @@ log = logging.getLogger("outdial.imports")
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 FETCH_TIMEOUT_S = 120.0
+FORK = CAN_FORK  # tests also run the pass in one process
 
 Failure = tuple[int, str, str]  # (line, kind, reason); kind is "invalid", "blacklist" or "duplicate"
 
@@ -189,15 +192,28 @@ def _store(
                     "or while it is paused"
                 )
             unfinished = calldata_repo.count_unfinished(conn, task.campaign_id)
-            records = sorted_records(
-                sheet.rows,
-                existing_numbers=calldata_repo.unfinished_called_numbers(conn, task.campaign_id),
-                refuse_number=calldata_repo.blacklist_refusals_map(conn, task.vdn_id, campaign.timezone, now),
-                tally=tally,
-                first_line=sheet.first_line,
-            )
-            # bulk_insert_records iterates its records once; a stream is what keeps memory flat.
-            calldata_repo.bulk_insert_records(conn, campaign, records, import_task_id=task.id, now_ms=now)
+            existing = calldata_repo.unfinished_called_numbers(conn, task.campaign_id)
+            refusals = calldata_repo.blacklist_refusals_map(conn, task.vdn_id, campaign.timezone, now)
+            dialect = conn.dialect.name
+
+            def produce() -> tuple[Iterator[Any], Callable[[], Tally]]:
+                # Runs in the forked child: read, validate, sort and format, in file order.
+                counted = Tally()
+                records = sorted_records(
+                    sheet.rows,
+                    existing_numbers=existing,
+                    refuse_number=refusals,
+                    tally=counted,
+                    first_line=sheet.first_line,
+                )
+                blocks = calldata_repo.bulk_blocks(dialect, campaign, records, import_task_id=task.id, now_ms=now)
+                return blocks, lambda: counted
+
+            # The child reads and formats on one core while this process writes (see forked.py); the
+            # pipe between them is a bounded queue, so memory stays flat.
+            with ForkedStream(produce, fork=FORK) as stream:
+                calldata_repo.bulk_insert_blocks(conn, stream)
+            tally = stream.result
             if unfinished + tally.stored > limit:  # raising rolls the rows back
                 raise ImportFailure(
                     f"the campaign holds {unfinished} unfinished numbers; the {tally.stored} new numbers of "

@@ -220,6 +220,15 @@ def _row_shaper(index: list[int], width: int) -> Callable[[list[Any]], list[str 
             out.append((c or None) if c.__class__ is str else conv(c))
         return out
 
+    if width == -1 and index == list(range(len(TEMPLATE_COLUMNS))):
+
+        def shape_text(row: list[Any]) -> list[str | None]:
+            # CSV in the template's layout: every cell is already text; a row of another width (short,
+            # or with cells past the header) is mapped.
+            return [c or None for c in row] if len(row) == 6 else shape_mapped(row)
+
+        return shape_text
+
     return shape_mapped
 
 
@@ -437,7 +446,7 @@ def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
     first = next(rows, None)
     if first is None:
         raise ImportFailure(f"{label} has a header but no records")
-    shape = _row_shaper(index, -1)  # csv rows vary in width: always map by index
+    shape = _row_shaper(index, -1)  # csv rows vary in width, and all their cells are text
 
     def all_rows() -> Iterator[list[str | None]]:
         yield shape(first)

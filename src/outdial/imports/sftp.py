@@ -29,6 +29,13 @@ from outdial.imports.failures import ImportFailure
 log = logging.getLogger("outdial.imports.sftp")
 
 READ_CHUNK = 4 * 1024 * 1024  # asyncssh splits one read into parallel SFTP requests
+# The ciphers asyncssh offers, AES-GCM first: with AES instructions it costs about a quarter less CPU per
+# byte than asyncssh's first choice, chacha20-poly1305 (a 75 MB file over loopback: 0.51 vs 0.67 s). A
+# server without AES-GCM gets the rest of the default list, in its order.
+_GCM = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
+ENCRYPTION_ALGS = _GCM + [
+    name for alg in asyncssh.encryption.get_default_encryption_algs() if (name := alg.decode()) not in _GCM
+]
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,7 @@ async def _fetch(
         "gss_host": None,
         "host_based_auth": False,
         "disable_trivial_auth": True,
+        "encryption_algs": ENCRYPTION_ALGS,
         "connect_timeout": timeout_s,
         "login_timeout": timeout_s,
     }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from outdial.db import run_sql
 from outdial.models.foundation import api_key_vdns, api_keys, skill_queues
 from outdial.secretbox import SecretBox
 
@@ -15,29 +16,30 @@ class ApiKey:
     ak: str
     sk: str
     vdn_ids: frozenset[int]
+    sk_encrypted: str  # the stored form: tells whether the row still holds this key
 
 
 def create_key(conn: Connection, box: SecretBox, vdn_ids: list[int], now_ms: int) -> ApiKey:
     ak = secrets.token_hex(10).upper()
     sk = secrets.token_hex(24)
-    conn.execute(api_keys.insert().values(ak=ak, sk_encrypted=box.encrypt(sk), created_at=now_ms))
+    encrypted = box.encrypt(sk)
+    conn.execute(api_keys.insert().values(ak=ak, sk_encrypted=encrypted, created_at=now_ms))
     conn.execute(api_key_vdns.insert(), [{"ak": ak, "vdn_id": vdn} for vdn in sorted(set(vdn_ids))])
-    return ApiKey(ak, sk, frozenset(vdn_ids))
+    return ApiKey(ak, sk, frozenset(vdn_ids), encrypted)
 
 
-# The signed-request path runs these on every request: plain SQL, compiled once.
+# The signed-request path runs these on every request: plain SQL on the driver (db.run_sql).
+_ACTIVE_KEY_ROW = "SELECT sk_encrypted FROM api_keys WHERE ak = ? AND revoked_at IS NULL"
 _ACTIVE_KEY_SQL = sa.text("SELECT sk_encrypted FROM api_keys WHERE ak = :ak AND revoked_at IS NULL")
 _KEY_VDNS_SQL = sa.text("SELECT vdn_id FROM api_key_vdns WHERE ak = :ak")
-_CONSUME_SQL = sa.text(
-    "INSERT INTO used_signatures (signature, expires_at) VALUES (:signature, :expires_at) "
-    "ON CONFLICT DO NOTHING RETURNING signature"
-)
-_PRUNE_SQL = sa.text("DELETE FROM used_signatures WHERE expires_at < :now")
+_CONSUME = "INSERT INTO used_signatures (signature, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING signature"
+_PRUNE = "DELETE FROM used_signatures WHERE expires_at < ?"
 _PRUNE_EVERY_MS = 60_000
 
-# Decrypted keys by (ak, ciphertext). A key's VDNs never change after creation, and the row is read on every
-# request, so a revocation still takes effect at once; only the decryption and the VDN query are saved.
-_decrypted: dict[tuple[str, str], ApiKey] = {}
+# Decrypted keys by AK. A key's VDNs never change after creation. A request's signature is checked against
+# the key remembered here, before any transaction; the request's transaction then reads the row again
+# (key_still_active), so a revocation still takes effect at once.
+_keys: dict[str, ApiKey] = {}
 _next_prune_at = 0
 
 
@@ -45,14 +47,29 @@ def find_active_key(conn: Connection, box: SecretBox, ak: str) -> ApiKey | None:
     encrypted = conn.execute(_ACTIVE_KEY_SQL, {"ak": ak}).scalar()
     if encrypted is None:
         return None
-    cached = _decrypted.get((ak, encrypted))
-    if cached is None:
-        vdns = conn.execute(_KEY_VDNS_SQL, {"ak": ak}).scalars().all()
-        cached = ApiKey(ak, box.decrypt(encrypted), frozenset(vdns))
-        if len(_decrypted) > 10_000:
-            _decrypted.clear()
-        _decrypted[(ak, encrypted)] = cached
-    return cached
+    known = _keys.get(ak)
+    if known is not None and known.sk_encrypted == encrypted:
+        return known
+    vdns = conn.execute(_KEY_VDNS_SQL, {"ak": ak}).scalars().all()
+    key = ApiKey(ak, box.decrypt(encrypted), frozenset(vdns), encrypted)
+    if len(_keys) > 10_000:
+        _keys.clear()
+    _keys[ak] = key
+    return key
+
+
+def remembered_key(ak: str) -> ApiKey | None:
+    """The key find_active_key last found for this AK, without a query (it may have been revoked since:
+    key_still_active tells, inside the request's transaction)."""
+    return _keys.get(ak)
+
+
+def key_still_active(conn: Connection, key: ApiKey) -> bool:
+    """Whether the row still holds this key, not revoked."""
+    if run_sql(conn, _ACTIVE_KEY_ROW, (key.ak,)) == [(key.sk_encrypted,)]:
+        return True
+    _keys.pop(key.ak, None)
+    return False
 
 
 def list_keys(conn: Connection) -> list[dict[str, object]]:
@@ -85,10 +102,9 @@ def consume_signature(conn: Connection, signature: str, expires_at: int, now_ms:
     a minute: one left a little longer does no harm, its timestamp is outside the window anyway."""
     global _next_prune_at
     if now_ms >= _next_prune_at:
-        conn.execute(_PRUNE_SQL, {"now": now_ms})
+        run_sql(conn, _PRUNE, (now_ms,))
         _next_prune_at = now_ms + _PRUNE_EVERY_MS
-    inserted = conn.execute(_CONSUME_SQL, {"signature": signature, "expires_at": expires_at}).first()
-    return inserted is not None
+    return bool(run_sql(conn, _CONSUME, (signature, expires_at)))
 
 
 def add_skill_queue(conn: Connection, vdn_id: int, skill_id: int, name: str, now_ms: int) -> None:

@@ -274,12 +274,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("finished_at", sa.BigInteger(), nullable=True),
         sa.Column("final_attempt_id", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_call_data_campaign_id_campaigns"),
-            ondelete="CASCADE",
-        ),
+        # no foreign key to campaigns: see models/calldata.py
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call_data")),
     )
     with op.batch_alter_table("call_data", schema=None) as batch_op:

@@ -1,0 +1,154 @@
+"""ForkedStream: a producer run in a forked child, its items consumed in the parent in order; its
+failures, its death and an early exit of the parent each end in a known way."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import stat
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from outdial.imports.failures import ImportFailure
+from outdial.imports.forked import CAN_FORK, ForkedStream
+
+pytestmark = pytest.mark.skipif(not CAN_FORK, reason="needs os.fork")
+
+Producer = Callable[[], tuple[Iterator[Any], Callable[[], Any]]]
+
+
+def counting(n: int) -> Producer:
+    """Items alternate bytes and lists of tuples (pickled); the result says how many were made, so it
+    can only be right if it was computed after the items, in the same process."""
+
+    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+        made = [0]
+
+        def items() -> Iterator[Any]:
+            for i in range(n):
+                made[0] += 1
+                yield f"line {i}\n".encode() * 1000 if i % 2 == 0 else [(i, "x" * i, None)]
+
+        return items(), lambda: ("made", made[0], os.getpid())
+
+    return produce
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_items_in_order_then_the_result(fork: bool) -> None:
+    with ForkedStream(counting(50), fork=fork) as stream:
+        got = list(stream)
+    assert got == [f"line {i}\n".encode() * 1000 if i % 2 == 0 else [(i, "x" * i, None)] for i in range(50)]
+    made, count, pid = stream.result
+    assert (made, count) == ("made", 50)
+    assert (pid != os.getpid()) is fork
+
+
+def test_a_large_stream_passes_through_the_bounded_pipe() -> None:
+    # Far more than the pipe holds: the child must wait for the parent, and nothing is lost.
+    block = bytes(range(256)) * 4096  # 1 MiB
+    with ForkedStream(lambda: ((block for _ in range(64)), lambda: "done")) as stream:
+        total = sum(len(item) for item in stream if item == block)
+    assert (total, stream.result) == (64 * len(block), "done")
+
+
+def failing(exc: BaseException, after: int = 2) -> Producer:
+    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+        def items() -> Iterator[Any]:
+            yield from (b"ok" for _ in range(after))
+            raise exc
+
+        return items(), lambda: "never"
+
+    return produce
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_an_import_failure_of_the_child_is_raised_as_it_was(fork: bool) -> None:
+    reason = "data.csv: line 7 is not valid CSV (unexpected end of data)"
+    got: list[Any] = []
+    with pytest.raises(ImportFailure) as raised, ForkedStream(failing(ImportFailure(reason)), fork=fork) as stream:
+        got.extend(stream)
+    assert raised.value.reason == reason
+    assert got == [b"ok", b"ok"]
+
+
+def test_another_exception_of_the_child_names_it() -> None:
+    expected = r"ZeroDivisionError: division by zero \(in the import's reading"
+    with pytest.raises(RuntimeError, match=expected), ForkedStream(failing(ZeroDivisionError("division by zero"))) as stream:
+        list(stream)
+
+
+def test_a_child_that_dies_without_an_answer_is_an_error() -> None:
+    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+        def items() -> Iterator[Any]:
+            yield b"first"
+            os.kill(os.getpid(), signal.SIGKILL)  # the child kills itself, as the OOM killer would
+            yield b"never"
+
+        return items(), lambda: "never"
+
+    got: list[Any] = []
+    with pytest.raises(RuntimeError, match="ended without an answer"), ForkedStream(produce) as stream:
+        got.extend(stream)
+    assert got in ([], [b"first"])  # the child's buffered write may or may not have reached the pipe
+
+
+def test_leaving_early_kills_and_reaps_the_child() -> None:
+    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+        return (b"x" * 65536 for _ in iter(int, 1)), lambda: "never"  # endless
+
+    stream = ForkedStream(produce)
+    with stream:
+        pid = stream._pid
+        assert next(iter(stream)) == b"x" * 65536
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie left behind
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_the_child_holds_no_inherited_socket() -> None:
+    # The parent's sockets (a PostgreSQL connection, a listener) must never be shared with the child.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+        def sockets() -> int:
+            count = 0
+            for name in os.listdir("/proc/self/fd"):
+                with contextlib.suppress(OSError):  # the fd listdir itself used
+                    count += stat.S_ISSOCK(os.fstat(int(name)).st_mode)
+            return count
+
+        return iter(()), sockets
+
+    try:
+        with ForkedStream(produce) as stream:
+            list(stream)
+        assert stream.result == 0
+        assert listener.fileno() >= 0 and listener.getsockname()  # the parent's own is untouched
+    finally:
+        listener.close()
+
+
+def test_a_child_that_sends_nothing_for_too_long_is_stopped() -> None:
+    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+        def items() -> Iterator[Any]:
+            time.sleep(60)  # hung, as far as the parent can tell
+            yield b"late"
+
+        return items(), lambda: "never"
+
+    stream = ForkedStream(produce, stall_s=0.2)
+    with pytest.raises(RuntimeError, match=r"sent nothing for 0.2 s"), stream:
+        pid = stream._pid
+        list(stream)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped
