@@ -216,12 +216,14 @@ def run(args: argparse.Namespace) -> None:
     )
     key = json.loads(created.stdout)
     port = free_port()
-    server = subprocess.Popen(
-        [OUTDIAL, "serve", "--port", str(port), "--workers", str(args.server_processes)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open("/tmp/server_stderr.txt", "w"),
-    )
+    server_log = tmp / "serve.log"  # a file, not a pipe: a full pipe would stall the server
+    with server_log.open("wb") as log_file:
+        server = subprocess.Popen(
+            [OUTDIAL, "serve", "--port", str(port), "--workers", str(args.server_processes)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -232,9 +234,7 @@ def run(args: argparse.Namespace) -> None:
                 pass
             time.sleep(0.1)
         else:
-            raise SystemExit(
-                "the server did not start: " + (server.stderr.read().decode() if server.stderr else "")
-            )
+            raise SystemExit("the server did not start: " + server_log.read_text())
         client = Client(base_url, key["ak"], key["sk"])
         campaigns: list[tuple[int, int]] = []
         for n in range(args.campaigns):

@@ -14,6 +14,7 @@ Usage: .venv/bin/python bench/results_query.py [--attempts 5000000] [--campaigns
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ from outdial.migrate import upgrade
 from outdial.models.calldata import call_data
 from outdial.models.engine import attempts
 from outdial.results import service
+from outdial.server import freeze_startup_heap
 
 T0 = int(datetime(2026, 10, 24, tzinfo=UTC).timestamp() * 1000)  # 30 days before 2026-11-23
 DAY_MS = 86_400_000
@@ -176,23 +178,46 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))]
 
 
+class _GcPauses:
+    """Milliseconds the cyclic garbage collector ran, by generation: an outlier's time may be a collection
+    of this process's heap rather than the query's own work."""
+
+    def __init__(self) -> None:
+        self.ms = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.ms[info["generation"]] += (time.perf_counter() - self._started) * 1000
+
+
 def measure(db: Database, n_campaigns: int, per_campaign: int, repeat: int) -> list[tuple[Any, ...]]:
     """Per kind of query: wall p50/p99, this process's CPU p50/p99 (all of the work on SQLite; on PostgreSQL
-    the server's share is not in it), and the last totalCount."""
+    the server's share is not in it), the longest garbage collection during one query, and the last
+    totalCount."""
     rng = random.Random(7)
     table = []
-    for name, make in queries(per_campaign, rng).items():
-        walls, cpus, total = [], [], 0
-        for i in range(repeat + 5):
-            body, campaign = make(), rng.randint(1, n_campaigns)
-            started, cpu = time.perf_counter(), time.process_time()
-            with db.read() as conn:
-                answer = service.query_results(conn, 1, campaign, body)
-            if i >= 5:  # the first few warm the connection pool and caches
-                walls.append((time.perf_counter() - started) * 1000)
-                cpus.append((time.process_time() - cpu) * 1000)
-                total = answer["totalCount"]
-        table.append((name, *_percentiles(walls), *_percentiles(cpus), total))
+    pauses = _GcPauses()
+    gc.callbacks.append(pauses)
+    try:
+        for name, make in queries(per_campaign, rng).items():
+            walls, cpus, gc_ms, total = [], [], [], 0
+            for i in range(repeat + 5):
+                body, campaign = make(), rng.randint(1, n_campaigns)
+                before = sum(pauses.ms)
+                started, cpu = time.perf_counter(), time.process_time()
+                with db.read() as conn:
+                    answer = service.query_results(conn, 1, campaign, body)
+                if i >= 5:  # the first few warm the connection pool and caches
+                    walls.append((time.perf_counter() - started) * 1000)
+                    cpus.append((time.process_time() - cpu) * 1000)
+                    gc_ms.append(sum(pauses.ms) - before)
+                    total = answer["totalCount"]
+            table.append((name, *_percentiles(walls), *_percentiles(cpus), max(gc_ms), total))
+    finally:
+        gc.callbacks.remove(pauses)
     return table
 
 
@@ -228,11 +253,14 @@ def run(backend: str, args: argparse.Namespace) -> None:
     else:
         print(f"{backend}: reusing the {stored:,} attempts kept from an earlier run")
     per_campaign = args.attempts // args.campaigns
+    freeze_startup_heap()  # as `outdial serve` does before it answers requests
     print(f"\n{backend}: {args.attempts:,} attempts, {args.campaigns} campaigns of {per_campaign:,}, "
           f"{args.repeat} queries each")  # fmt: skip
-    print(f"{'query':32} {'p50 ms':>8} {'p99 ms':>8} {'cpu p50':>8} {'cpu p99':>8} {'totalCount':>11}")
-    for name, p50, p99, cpu50, cpu99, total in measure(db, args.campaigns, per_campaign, args.repeat):
-        print(f"{name:32} {p50:8.2f} {p99:8.2f} {cpu50:8.2f} {cpu99:8.2f} {total:11,}")
+    print(
+        f"{'query':32} {'p50 ms':>8} {'p99 ms':>8} {'cpu p50':>8} {'cpu p99':>8} {'max gc ms':>9} {'totalCount':>11}"
+    )
+    for name, p50, p99, cpu50, cpu99, gc_max, total in measure(db, args.campaigns, per_campaign, args.repeat):
+        print(f"{name:32} {p50:8.2f} {p99:8.2f} {cpu50:8.2f} {cpu99:8.2f} {gc_max:9.2f} {total:11,}")
     db.dispose()
     if cleanup and not args.keep:
         cleanup()

@@ -93,7 +93,11 @@ def serve(
         # forked after the clock was made, so a ScaledClock runs the same in every process
         serve_processes(ctx, make_app, host, port, workers)
     else:
-        uvicorn.run(make_app(ctx, True), host=host, port=port, log_level="warning")
+        from outdial.server import freeze_startup_heap
+
+        single = make_app(ctx, True)
+        freeze_startup_heap()
+        uvicorn.run(single, host=host, port=port, log_level="warning")
 
 
 @db_app.command("upgrade")
