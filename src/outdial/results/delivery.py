@@ -131,7 +131,8 @@ def run(ctx: AppContext, stop: threading.Event) -> None:
     for new results or at most a second."""
     wake = ctx.wakeup("callbacks")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one INFO line per push; outcomes are logged here
-    with httpx.Client(timeout=ctx.settings.callback_timeout_seconds, follow_redirects=False) as http_client:
+    allowed = netguard.parse_networks(ctx.settings.callback_allowed_networks)
+    with netguard.guarded_client(allowed, ctx.settings.callback_timeout_seconds) as http_client:
         while not stop.is_set():
             pushed, _ = deliver_pass(ctx, http_client)
             if pushed == 0:

@@ -1,0 +1,88 @@
+"""The callback client dials only allowed addresses, checked at connect time: a name that resolved to a
+public address when the URL was checked and to an internal one a moment later (DNS rebinding) is refused.
+The receiver is a real HTTP server on loopback; only the name service is faked (the outside world)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from outdial.results import delivery, netguard
+
+PUBLIC = "93.184.216.34"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    seen: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers["content-length"]))
+        _Receiver.seen.append(self.headers["host"])
+        body = b'{"retCode":"0"}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[int]:
+    _Receiver.seen = []
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """callbacks.example resolves to each address of the returned list in turn (the last one stays)."""
+    answers: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host != "callbacks.example":
+            return real(host, port, *args, **kwargs)
+        address = answers.pop(0) if len(answers) > 1 else answers[0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+def test_a_name_rebound_to_loopback_after_the_check_is_refused_at_connect(receiver, rebinding_dns) -> None:
+    rebinding_dns.extend([PUBLIC, "127.0.0.1"])  # public for the URL check, loopback for the connection
+    url = f"http://callbacks.example:{receiver}/results"
+    with netguard.guarded_client([], timeout=5) as client:
+        status, error = delivery.push(client, url, [{"id": 1}], [])
+    assert status is None and error is not None and "127.0.0.1" in error
+    assert _Receiver.seen == []  # nothing reached the internal address
+
+
+def test_an_allowed_address_is_dialed_with_the_names_host_header(receiver, rebinding_dns) -> None:
+    rebinding_dns.append("127.0.0.1")
+    allowed = netguard.parse_networks("127.0.0.0/8")
+    url = f"http://callbacks.example:{receiver}/results"
+    with netguard.guarded_client(allowed, timeout=5) as client:
+        assert delivery.push(client, url, [{"id": 1}], allowed) == (200, None)
+    assert _Receiver.seen == [f"callbacks.example:{receiver}"]
+
+
+def test_the_guard_ignores_proxies_from_the_environment(receiver, monkeypatch) -> None:
+    # a proxy would be dialed instead of the target, past the guard
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{receiver}")
+    allowed = netguard.parse_networks("127.0.0.0/8")
+    with netguard.guarded_client(allowed, timeout=5) as client:
+        status, error = delivery.push(client, "http://127.0.0.1:9/results", [{"id": 1}], allowed)
+    assert status is None and error is not None  # port 9 refuses; the "proxy" saw nothing
+    assert _Receiver.seen == []
