@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     callback_url: str = ""  # the system-level callback URL, used when neither campaign nor tenant has one
     callback_max_pushes: int = 6  # pushes per result before it is given up (a tenant may set its own; 1-6)
     callback_timeout_seconds: float = 10.0  # per push: connect, send and wait for the receiver's answer
+    # Delivered results and the delivery log are deleted this many days after delivery (0: kept forever).
+    callback_retention_days: int = 7
 
     # The built-in telephony simulator behind the engine (docs/telephony.md). Shares are fractions of dials:
     # "person=0.25,machine=0.15,no_answer=0.4,busy=0.1,vacant=0.1" (the names of OutcomeMix); empty: that mix.

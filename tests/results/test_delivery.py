@@ -317,3 +317,30 @@ def test_server_killed_mid_push_then_restarted_delivers_everything_in_order(
     held_ids = [item["resultId"] for item in held]
     again = [b for b in receiver.batches[4:] if [i["resultId"] for i in b][: len(held_ids)] == held_ids]
     assert again, "the batch in flight when the process died is pushed again"
+
+
+def test_delivered_results_and_the_log_are_pruned_after_the_retention_days(
+    loopback: AppContext, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "PRUNE_BATCH", 2)  # several short transactions
+    loopback.settings.callback_retention_days = 7
+    loopback.settings.callback_max_pushes = 1
+    old = enqueue(loopback, receiver.url, 5, prefix="old")
+    with httpx.Client(timeout=5) as http_client:
+        assert delivery.deliver_due(loopback, http_client) == 5
+        receiver.script = ["500"]
+        failed = enqueue(loopback, receiver.url, 1, prefix="failed")
+        assert delivery.deliver_due(loopback, http_client) == 0  # given up at once (1 push)
+        loopback.clock.advance(6 * 86_400)  # type: ignore[attr-defined]
+        recent = enqueue(loopback, receiver.url, 1, prefix="recent")
+        assert delivery.deliver_due(loopback, http_client) == 1
+    assert delivery.prune(loopback) == 0  # nothing is 7 days old yet
+    loopback.clock.advance(86_400 + 1)  # type: ignore[attr-defined]  # 7 days and a second
+    assert delivery.prune(loopback) == 5 + 1 + 1  # the old results, and the old pushes (one ok, one failed)
+    rows = outbox_rows(loopback)
+    assert [(r.campaign_id, r.state) for r in rows] == [(failed, GAVE_UP), (recent, DELIVERED)]
+    assert [p.campaign_id for p in pushes_logged(loopback)] == [recent]
+    assert old not in {r.campaign_id for r in rows}
+    loopback.settings.callback_retention_days = 0  # keep forever
+    loopback.clock.advance(365 * 86_400)  # type: ignore[attr-defined]
+    assert delivery.prune(loopback) == 0

@@ -126,14 +126,38 @@ def deliver_due(ctx: AppContext, http_client: httpx.Client) -> int:
     return deliver_pass(ctx, http_client)[1]
 
 
+PRUNE_EVERY_MS = 3_600_000
+PRUNE_BATCH = 5_000  # rows per transaction, so a large backlog never holds the writer long
+
+
+def prune(ctx: AppContext) -> int:
+    """Delete what was delivered more than callback_retention_days ago (outbox rows and the delivery log),
+    in short transactions. Returns how many rows went."""
+    days = ctx.settings.callback_retention_days
+    if days <= 0:
+        return 0
+    before = ctx.clock.now_ms() - days * 86_400_000
+    removed = 0
+    while True:
+        with ctx.db.write() as conn:
+            batch = repository.prune_delivered(conn, before, PRUNE_BATCH)
+        removed += batch
+        if batch < PRUNE_BATCH:
+            return removed
+
+
 def run(ctx: AppContext, stop: threading.Event) -> None:
     """The worker loop: push while there is due work (a failed first push is retried at once), else wait
-    for new results or at most a second."""
+    for new results or at most a second; once an hour, prune what was delivered long ago."""
     wake = ctx.wakeup("callbacks")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one INFO line per push; outcomes are logged here
     allowed = netguard.parse_networks(ctx.settings.callback_allowed_networks)
+    next_prune_at = ctx.clock.now_ms()
     with netguard.guarded_client(allowed, ctx.settings.callback_timeout_seconds) as http_client:
         while not stop.is_set():
+            if ctx.clock.now_ms() >= next_prune_at:
+                prune(ctx)
+                next_prune_at = ctx.clock.now_ms() + PRUNE_EVERY_MS
             pushed, _ = deliver_pass(ctx, http_client)
             if pushed == 0:
                 wake.wait(timeout=1.0)

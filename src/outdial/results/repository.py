@@ -200,6 +200,28 @@ def outbox_page(
     return int(total), rows
 
 
+def prune_delivered(conn: Connection, before_ms: int, limit: int) -> int:
+    """Delete up to `limit` delivered results delivered before `before_ms`, and up to `limit` entries of the
+    delivery log written before it (given-up results stay until redelivered). Returns how many rows went."""
+    outbox_ids = (
+        sa.select(callback_outbox.c.id)
+        .where(callback_outbox.c.state == DELIVERED, callback_outbox.c.delivered_at < before_ms)
+        .order_by(callback_outbox.c.id)
+        .limit(limit)
+    )
+    log_ids = (
+        sa.select(callback_deliveries.c.id)
+        .where(callback_deliveries.c.at < before_ms)
+        .order_by(callback_deliveries.c.id)
+        .limit(limit)
+    )
+    removed = conn.execute(callback_outbox.delete().where(callback_outbox.c.id.in_(outbox_ids))).rowcount
+    removed += conn.execute(
+        callback_deliveries.delete().where(callback_deliveries.c.id.in_(log_ids))
+    ).rowcount
+    return int(removed)
+
+
 def requeue_given_up(conn: Connection, vdn_id: int, campaign_id: int, now_ms: int) -> int:
     """Given-up results of the campaign back to pending with a fresh push count; returns how many."""
     ids = (
