@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -152,3 +154,40 @@ def test_a_child_that_sends_nothing_for_too_long_is_stopped() -> None:
         list(stream)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for a reaper counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return any(line.startswith("State:") and "Z" in line.split()[1] for line in status)
+    except FileNotFoundError:
+        return True
+
+
+def test_a_killed_worker_takes_its_reader_down(tmp_path: Any) -> None:
+    # The worker process is killed mid-pass (SIGKILL: no cleanup at all); its reader must not live on.
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from outdial.imports.forked import ForkedStream\n"
+        "def produce():\n"
+        "    return (b'x' * 65536 for _ in iter(int, 1)), lambda: None\n"
+        "with ForkedStream(produce) as stream:\n"
+        "    print(stream._pid, flush=True)\n"
+        "    for _ in stream:\n"
+        "        time.sleep(0.01)  # a slow writer: the reader is ahead, blocked on the full pipe\n"
+    )
+    worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        reader = int(worker.stdout.readline())
+        time.sleep(0.3)
+        assert not _gone(reader)
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while not _gone(reader) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(reader)
