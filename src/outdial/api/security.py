@@ -175,6 +175,9 @@ async def spend_and_write(
     except ApiError:
         await in_write_transaction(ctx.db, req.spend, ctx)
         raise
+    except AuthError as exc:
+        log.info("refused a request of %s: %s", req.ak, exc.reason)
+        raise
 
 
 # Integer ids of the paths and the largest value their columns hold (INTEGER, or BIGINT for dataId). A larger

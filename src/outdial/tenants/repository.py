@@ -30,7 +30,6 @@ def create_key(conn: Connection, box: SecretBox, vdn_ids: list[int], now_ms: int
 
 # The signed-request path runs these on every request: plain SQL on the driver (db.run_sql).
 _ACTIVE_KEY_ROW = "SELECT sk_encrypted FROM api_keys WHERE ak = ? AND revoked_at IS NULL"
-_ACTIVE_KEY_SQL = sa.text("SELECT sk_encrypted FROM api_keys WHERE ak = :ak AND revoked_at IS NULL")
 _KEY_VDNS_SQL = sa.text("SELECT vdn_id FROM api_key_vdns WHERE ak = :ak")
 _CONSUME = "INSERT INTO used_signatures (signature, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING signature"
 _PRUNE = "DELETE FROM used_signatures WHERE expires_at < ?"
@@ -44,9 +43,10 @@ _next_prune_at = 0
 
 
 def find_active_key(conn: Connection, box: SecretBox, ak: str) -> ApiKey | None:
-    encrypted = conn.execute(_ACTIVE_KEY_SQL, {"ak": ak}).scalar()
-    if encrypted is None:
+    rows = run_sql(conn, _ACTIVE_KEY_ROW, (ak,))
+    if not rows:
         return None
+    encrypted = rows[0][0]
     known = _keys.get(ak)
     if known is not None and known.sk_encrypted == encrypted:
         return known
