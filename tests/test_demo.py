@@ -3,18 +3,15 @@ command in a subprocess answering a signed request with the key it printed."""
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 
+from demo_server import start_demo_server
 from outdial.campaigns.status import EXECUTING, effective_status
 from outdial.client import Client
 from outdial.demo import DEMO_NUMBERS, DEMO_VDN, seed_demo
@@ -44,40 +41,16 @@ def test_the_demo_seeds_an_executing_campaign_with_numbers_once(ctx) -> None:
         assert key is not None and key.sk == first.sk and key.vdn_ids == {DEMO_VDN}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_demo_dials_and_answers_signed_requests_with_the_printed_key(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
-    env["OUTDIAL_DATA_DIR"] = str(tmp_path / "data")
-    outdial = Path(sys.executable).with_name("outdial")
-    server = subprocess.Popen(
-        # 200x: the simulated calls (seconds to minutes each) end within this test's few seconds
-        [str(outdial), "serve", "--demo", "--port", str(port), "--speed", "200"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-    )
+    # 200x: the simulated calls (seconds to minutes each) end within this test's few seconds
+    demo = start_demo_server(tmp_path / "data", "--speed", "200")
+    server = demo.process
     try:
-        printed = ""
-        assert server.stdout is not None
-        while "try:" not in printed:
-            line = server.stdout.readline()
-            assert line, f"serve exited before printing the demo key: {printed}"
-            printed += line
-        found = re.search(r"AK (\w+), SK (\w+)", printed)
-        campaign = re.search(r"demo campaign (\d+)", printed)
-        assert found and campaign, printed
-        client = Client(f"http://127.0.0.1:{port}", found.group(1), found.group(2))
+        client = Client(demo.base_url, demo.ak, demo.sk)
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = client.get_campaign(DEMO_VDN, int(campaign.group(1)))
+                response = client.get_campaign(DEMO_VDN, demo.campaign_id)
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the server did not start listening"
@@ -85,8 +58,8 @@ def test_serve_demo_dials_and_answers_signed_requests_with_the_printed_key(tmp_p
         assert response.status_code == 200 and response.code == "0200000", response.body
         assert response.body["returnObject"]["name"] == "demo"
         assert response.body["returnObject"]["status"] == EXECUTING
-        unsigned = Client(f"http://127.0.0.1:{port}", found.group(1), "not-the-sk")
-        assert unsigned.get_campaign(DEMO_VDN, int(campaign.group(1))).status_code == 401
+        unsigned = Client(demo.base_url, demo.ak, "not-the-sk")
+        assert unsigned.get_campaign(DEMO_VDN, demo.campaign_id).status_code == 401
 
         # 2 s real = 400 s of campaign time, past the 300 s signature window: requests signed with the real
         # time must still pass, since signatures are checked against the real clock, not the scaled one
@@ -96,7 +69,7 @@ def test_serve_demo_dials_and_answers_signed_requests_with_the_printed_key(tmp_p
         while not results.get("totalCount"):
             assert time.monotonic() < deadline + 30, f"no call ended in time: {results}"
             time.sleep(0.5)
-            answer = client.query_call_results(DEMO_VDN, int(campaign.group(1)), {"showDetail": 1})
+            answer = client.query_call_results(DEMO_VDN, demo.campaign_id, {"showDetail": 1})
             assert answer.code == "0200000", answer.body
             results = answer.body
         first = results["data"][0]  # type: ignore[index]

@@ -4,24 +4,16 @@ process 0), a killed process is replaced, and SIGTERM stops them all."""
 from __future__ import annotations
 
 import os
-import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from demo_server import start_demo_server
 from outdial.client import Client
 from outdial.demo import DEMO_VDN
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _children(pid: int) -> set[int]:
@@ -47,35 +39,16 @@ def _wait_for(condition, what: str, seconds: float = 30):  # type: ignore[no-unt
 
 
 def test_two_server_processes_serve_dial_replace_a_killed_one_and_stop(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
-    env["OUTDIAL_DATA_DIR"] = str(tmp_path / "data")
-    outdial = Path(sys.executable).with_name("outdial")
-    server = subprocess.Popen(
-        [str(outdial), "serve", "--demo", "--workers", "2", "--port", str(port), "--speed", "200"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-    )
+    demo = start_demo_server(tmp_path / "data", "--workers", "2", "--speed", "200")
+    server = demo.process
     try:
-        printed = ""
-        assert server.stdout is not None
-        while "try:" not in printed:
-            line = server.stdout.readline()
-            assert line, f"serve exited before printing the demo key: {printed}"
-            printed += line
-        found = re.search(r"AK (\w+), SK (\w+)", printed)
-        campaign = re.search(r"demo campaign (\d+)", printed)
-        assert found and campaign, printed
-        campaign_id = int(campaign.group(1))
-        base_url = f"http://127.0.0.1:{port}"
+        campaign_id, base_url = demo.campaign_id, demo.base_url
 
         sent = iter(range(1_000_000))  # makes each request differ: equal requests within a second are replays
 
         def answers() -> bool:
             # a new connection each time, so the kernel hands them to either process
-            client = Client(base_url, found.group(1), found.group(2))
+            client = Client(base_url, demo.ak, demo.sk)
             try:
                 return client.list_campaigns(DEMO_VDN, name=f"demo{next(sent)}").ok
             except httpx.TransportError:
@@ -89,7 +62,7 @@ def test_two_server_processes_serve_dial_replace_a_killed_one_and_stop(tmp_path:
         )
         assert all(answers() for _ in range(20))
 
-        client = Client(base_url, found.group(1), found.group(2))
+        client = Client(base_url, demo.ak, demo.sk)
 
         def results() -> int:
             answer = client.query_call_results(
