@@ -21,9 +21,9 @@ from outdial.secretbox import SecretBox
 def main() -> None:
     real_insert = calldata_repo.bulk_insert_blocks
 
-    def insert_then_hang(conn: Any, blocks: Any) -> None:
+    def insert_then_hang(conn: Any, blocks: Any, **kwargs: Any) -> None:
         blocks = list(blocks)  # every block from the reading process, which has ended by now
-        real_insert(conn, blocks)
+        real_insert(conn, blocks, **kwargs)
         count = sum(len(b) for b in blocks) if conn.dialect.name == "sqlite" else sum(b.count(b"\n") for b in blocks)
         print("STORED", count, flush=True)
         time.sleep(600)  # the test kills the process here, the transaction still open

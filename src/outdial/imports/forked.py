@@ -50,7 +50,8 @@ class ForkedStream(Generic[R]):
     """`with ForkedStream(produce) as stream: for item in stream: ...; stream.result`
 
     produce() returns (items, finish): an iterator of items, and a function called once the items are
-    exhausted whose answer becomes `stream.result`."""
+    exhausted whose answer becomes `stream.result`. `close_in_child`: descriptors the child closes at
+    once (the write end of a pipe it reads, so that it sees the end when the writer closes it)."""
 
     def __init__(
         self,
@@ -58,8 +59,10 @@ class ForkedStream(Generic[R]):
         *,
         fork: bool = CAN_FORK,
         stall_s: float = STALL_S,
+        close_in_child: tuple[int, ...] = (),
     ) -> None:
         self._produce = produce
+        self._close_in_child = close_in_child
         self._fork = fork
         self._stall_s = stall_s
         self._pid = 0
@@ -79,6 +82,9 @@ class ForkedStream(Generic[R]):
             pid = os.fork()
             if pid == 0:  # the child: never returns
                 os.close(read_fd)
+                for fd in self._close_in_child:  # e.g. the write end of a pipe the child reads
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
                 _child(self._produce, write_fd)
             self._pid = pid
             os.close(write_fd)

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+import os
 import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +74,18 @@ class SheetRows:
     file_header: the header row as written in the file.
     rows: lazy iterator of lists of six `str | None` cells.
     first_line: the file's line number (1-based) of the first record.
+    raw_rows: for a .csv whose header is the template's six columns in order, the same records as the
+        csv module's rows ("" for an empty cell, [] for a blank line, any width), sharing one stream
+        with `rows` (read one or the other); `shape` turns such a row into what `rows` yields. For the
+        import's fast path (imports/fastrows.py); None otherwise.
     """
 
     header: list[str]
     file_header: list[str]
     rows: Iterator[list[str | None]]
     first_line: int
+    raw_rows: Iterator[list[str]] | None = None
+    shape: Callable[[list[Any]], list[str | None]] | None = None
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.header, self.rows))
@@ -399,15 +408,17 @@ def _csv_dialect(header_line: str) -> str:
     return best
 
 
-def _csv_records(path: Path, sep: str, label: str = "") -> Iterator[list[str]]:
-    """Raw csv rows after the header; blank rows are kept (as []) except trailing ones."""
+def _csv_records(path: Path, sep: str, label: str = "", header_at: int = 0) -> Iterator[list[str]]:
+    """Raw csv rows after the header (the file's line `header_at` + 1: the lines before it are blank,
+    one csv row each); blank rows are kept (as []) except trailing ones."""
     label = label or path.name
     with path.open("r", encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, delimiter=sep)
         try:
-            for row in reader:
-                if row and any(row):
-                    break  # the header
+            # By count, not by content: a line before the header such as " ," is blank to the header's
+            # search but a row of spaces to the csv module (the header would become a record).
+            for _ in islice(reader, header_at + 1):
+                pass
             pending = 0
             for row in reader:
                 if not row or not any(row):
@@ -439,22 +450,132 @@ def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
     index = map_header(file_header)
     if line_bound - 1 - skipped > max_records:
         # Only an upper bound (quoted cells may span lines): count the records themselves.
-        count = sum(1 for _ in _csv_records(path, sep, label))
+        count = sum(1 for _ in _csv_records(path, sep, label, skipped))
         if count > max_records:
             raise _count_error(count, max_records)
-    rows = _csv_records(path, sep, label)
+    rows = _csv_records(path, sep, label, skipped)
     first = next(rows, None)
     if first is None:
         raise ImportFailure(f"{label} has a header but no records")
     shape = _row_shaper(index, -1)  # csv rows vary in width, and all their cells are text
 
-    def all_rows() -> Iterator[list[str | None]]:
-        yield shape(first)
-        yield from map(shape, rows)
+    def raw_rows() -> Iterator[list[str]]:
+        yield first
+        yield from rows
 
+    raw = raw_rows()
     return SheetRows(
         header=list(TEMPLATE_COLUMNS),
         file_header=file_header,
-        rows=all_rows(),
+        rows=map(shape, raw),
         first_line=skipped + 2,
+        raw_rows=raw if index == list(range(len(TEMPLATE_COLUMNS))) else None,
+        shape=shape,
     )
+
+
+# ---------------------------------------------------------------- csv, while it arrives
+
+
+class _CheckedPipe(io.RawIOBase):
+    """The bytes of a file descriptor (a pipe the fetch writes into), checked as _scan_csv checks a
+    whole file (UTF-8, no NUL, not empty), with the same reasons, as they pass."""
+
+    def __init__(self, fd: int, label: str) -> None:
+        self.fd = fd
+        self.label = label
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = os.read(self.fd, len(buffer))
+        if not chunk:
+            if self.offset == 0:
+                raise ImportFailure(f"{self.label} is empty")
+            try:
+                self.decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise ImportFailure(f"{self.label} is not UTF-8 text (it ends inside a character)") from None
+            return 0
+        if b"\x00" in chunk:
+            raise ImportFailure(f"{self.label} is not a text file (it holds NUL bytes)")
+        try:
+            self.decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise ImportFailure(
+                f"{self.label} is not UTF-8 text (byte {self.offset + exc.start}); save it as 'CSV UTF-8'"
+            ) from None
+        self.offset += len(chunk)
+        size = len(chunk)
+        buffer[:size] = chunk
+        return size
+
+
+def read_csv_stream(fd: int, label: str, *, max_records: int = MAX_RECORDS) -> SheetRows:
+    """A .csv read from a file descriptor while it arrives (the import's fetch writes the file into a
+    pipe): the same rows, rules and reasons as read_rows, except that the checks which read the whole
+    file first (UTF-8, NUL, the record count) happen as the rows pass, so the iterator of rows may raise
+    them after some rows were returned (the import stores nothing then: its transaction rolls back).
+    This call reads the header and the first record; the descriptor is not closed."""
+    raw = io.BufferedReader(_CheckedPipe(fd, label), INFLATE_CHUNK)
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    skipped = 0
+    header_line = ""
+    for line in text:
+        if line.strip(_STRIP.replace("\ufeff", "") + ",;"):
+            header_line = line
+            break
+        skipped += 1
+    if not header_line:
+        raise ImportFailure(f"{label} is empty (no header row)")
+    sep = _csv_dialect(header_line)
+    file_header = next(csv.reader([header_line], delimiter=sep))
+    index = map_header(file_header)
+    rows = _limited(_stream_records(text, sep, label, skipped + 1), max_records)
+    first = next(rows, None)
+    if first is None:
+        raise ImportFailure(f"{label} has a header but no records")
+    shape = _row_shaper(index, -1)
+
+    def raw_rows() -> Iterator[list[str]]:
+        yield first
+        yield from rows
+
+    raw_iter = raw_rows()
+    return SheetRows(
+        header=list(TEMPLATE_COLUMNS),
+        file_header=file_header,
+        rows=map(shape, raw_iter),
+        first_line=skipped + 2,
+        raw_rows=raw_iter if index == list(range(len(TEMPLATE_COLUMNS))) else None,
+        shape=shape,
+    )
+
+
+def _stream_records(text: io.TextIOWrapper, sep: str, label: str, lines_before: int) -> Iterator[list[str]]:
+    """_csv_records for a stream positioned after the header line."""
+    reader = csv.reader(text, delimiter=sep)
+    try:
+        pending = 0
+        for row in reader:
+            if not row or not any(row):
+                pending += 1
+                continue
+            while pending:
+                pending -= 1
+                yield []
+            yield row
+    except csv.Error as exc:
+        line = reader.line_num + lines_before
+        raise ImportFailure(f"{label}: line {line} is not valid CSV ({exc})") from None
+
+
+def _limited(rows: Iterator[list[str]], max_records: int) -> Iterator[list[str]]:
+    """The rows, failing once more than max_records came (the reason gives the file's count: the rest
+    is counted, not kept)."""
+    yield from islice(rows, max_records)
+    if next(rows, None) is not None:
+        raise _count_error(max_records + 1 + sum(1 for _ in rows), max_records)

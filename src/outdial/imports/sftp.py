@@ -97,7 +97,7 @@ def fingerprint(key: asyncssh.SSHKey) -> str:
 def fetch_file(
     server: FileServer,
     remote_path: str,
-    dest_path: str | Path,
+    dest_path: str | Path | int,
     *,
     max_bytes: int,
     timeout_s: float,
@@ -106,12 +106,15 @@ def fetch_file(
     """Download `remote_path` to `dest_path`; returns the bytes written. The file must exist, be a
     regular file, be non-empty and at most `max_bytes` (checked from its size before reading, and again
     while reading, which stops as soon as the limit is passed). `timeout_s` bounds the whole fetch.
-    On failure `dest_path` is removed and ImportFailure raised."""
-    dest = Path(dest_path)
+    On failure `dest_path` is removed and ImportFailure raised. `dest_path` may also be a file
+    descriptor (the write end of a pipe, for a reader that works while the file arrives): written to,
+    never closed."""
+    dest: Path | int = dest_path if isinstance(dest_path, int) else Path(dest_path)
     try:
         return _run(_fetch_with_timeout(server, remote_path, dest, max_bytes, timeout_s, on_unpinned_key))
     except BaseException:
-        dest.unlink(missing_ok=True)
+        if not isinstance(dest, int):
+            dest.unlink(missing_ok=True)
         raise
 
 
@@ -146,7 +149,7 @@ def _run(coro: Any) -> Any:
 async def _fetch_with_timeout(
     server: FileServer,
     remote_path: str,
-    dest: Path,
+    dest: Path | int,
     max_bytes: int,
     timeout_s: float,
     on_unpinned_key: Callable[[str], None] | None,
@@ -197,7 +200,7 @@ def _client_keys(server: FileServer) -> list[asyncssh.SSHKey] | None:
 async def _fetch(
     server: FileServer,
     remote_path: str,
-    dest: Path,
+    dest: Path | int,
     max_bytes: int,
     timeout_s: float,
     pinned: list[asyncssh.SSHKey] | None,
@@ -251,7 +254,9 @@ async def _fetch(
                 raise ImportFailure(_too_large(remote_path, server, max_bytes, attrs.size))
             written = 0
             async with sftp.open(remote_path, "rb") as remote:
-                local = dest.open("wb")  # blocking writes are fine: this runs in a worker thread
+                # Blocking writes are fine: this runs in a worker thread (into a pipe they wait for
+                # its reader, which keeps the memory flat).
+                local = open(dest, "wb", closefd=False) if isinstance(dest, int) else dest.open("wb")  # noqa: SIM115
                 try:
                     while chunk := await remote.read(READ_CHUNK):
                         written += len(chunk)

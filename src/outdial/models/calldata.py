@@ -39,7 +39,9 @@ call_data = sa.Table(
     # The engine picks due records of one campaign: WHERE campaign_id=? AND state=0 AND next_due_at<=?
     sa.Index("ix_call_data_pick", "campaign_id", "state", "next_due_at"),
     sa.Index("ix_call_data_called", "campaign_id", "called"),
-    sa.Index("ix_call_data_session", "campaign_id", "session_id"),
+    # No index on session_id: only deleting WAITING numbers by sessionId filters on it, and
+    # ix_call_data_pick narrows that to the campaign's waiting rows (tens of ms for 200,000); the index
+    # cost every bulk import its upkeep (docs/calldata.md#storage).
     # (results read final calls from attempts.final and ix_attempts_final, not from final_attempt_id)
 )
 

@@ -280,7 +280,6 @@ def upgrade() -> None:
     with op.batch_alter_table("call_data", schema=None) as batch_op:
         batch_op.create_index("ix_call_data_called", ["campaign_id", "called"], unique=False)
         batch_op.create_index("ix_call_data_pick", ["campaign_id", "state", "next_due_at"], unique=False)
-        batch_op.create_index("ix_call_data_session", ["campaign_id", "session_id"], unique=False)
 
     op.create_table(
         "campaign_callers",
@@ -372,7 +371,6 @@ def downgrade() -> None:
     op.drop_table("campaign_holidays")
     op.drop_table("campaign_callers")
     with op.batch_alter_table("call_data", schema=None) as batch_op:
-        batch_op.drop_index("ix_call_data_session")
         batch_op.drop_index("ix_call_data_pick")
         batch_op.drop_index("ix_call_data_called")
 

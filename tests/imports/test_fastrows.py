@@ -1,0 +1,189 @@
+"""imports/fastrows.py must give exactly what the slow path gives (validate_file_row, RowSorter,
+repository's formatters): the same blocks, counts and failed rows, for rows it accepts and for rows it
+leaves to the slow path, and it must actually take the common rows itself."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from outdial.calldata import records
+from outdial.calldata import repository as calldata_repo
+from outdial.calldata.repository import LockedCampaign
+from outdial.imports import fastrows
+from outdial.imports.pipeline import RowSorter, Tally, sorted_records
+from outdial.imports.readers import _row_shaper
+
+CAMPAIGN = LockedCampaign(7, 3, 0, 0, 0, "Asia/Shanghai", None)
+SHAPE = _row_shaper(list(range(6)), -1)
+
+CALLED = [
+    '[{"calledNo":"13800000001"}]',
+    "[{'calledNo':'13800000002'}]",
+    "[{'calledNo':13800000003}]",
+    "13800000004",
+    "0013800000005",
+    "*#123",
+    "1" * 24,
+    "1" * 25,
+    '[{"calledNo":"' + "2" * 24 + '"}]',
+    '[{"calledNo":"' + "2" * 25 + '"}]',
+    '[{"calledNo":"12a"}]',
+    '[{"calledNo":""}]',
+    '[{"calledNo":"13800000006","type":"SI"},{"calledNo":"013800000006","delayTime":"60"}]',
+    '[{"calledNo":"13800000007","type":"SI","delayTime":7200}]',
+    '[{"calledNo":"13800000008","delayTime":"7201"}]',
+    '[{"calledNo":"13800000009","delayTime":"0"}]',
+    '[{"calledNo":"13800000010","delayTime":"0060"}]',
+    '[{"calledNo":"13800000011","type":""}]',
+    '[{"calledNo":"13800000012","type":"' + "t" * 50 + '"}]',
+    '[{"calledNo":"13800000013","type":"' + "t" * 51 + '"}]',
+    '[{"calledNo":"13800000014"},{"calledNo":"13800000014"}]',
+    "[" + ",".join(f'{{"calledNo":"{13900000000 + i}"}}' for i in range(10)) + "]",
+    "[" + ",".join(f'{{"calledNo":"{13900000100 + i}"}}' for i in range(11)) + "]",
+    '[{"delayTime":"5","calledNo":"13800000015"}]',
+    '[{"calledNo":"13800000016","type":"中文"}]',
+    '[{"calledNo":"13800000017","type":"a b"}]',
+    '[{"calledNo":"13800000018", "type":"SI"}]',
+    '[{"calledNo":"13800000019","typo":"SI"}]',
+    '[{"calledNo":"13800000020"}',
+    "[]",
+    " 13800000021",
+    "",
+]
+SESSION = ["", "s1", "a" * 32, "a" * 33, "会话", "a\\b", "a\tb", "a\nb", "a\x00b"]
+CALLER = ["", "4008001000", "1" * 24, "1" * 25, "中文", "a\\b"]
+CALL_DATA = ["", '{"iSales":{"ServiceID":"0"}}', "x" * 1024, "x" * 1025, "数据", "a\rb", 'a\\"b']
+CUSTOM = ["", "batch0", "c" * 200, "c" * 201, "a.b", "price ¥5", "a–b", "客户 A", "a b"]
+RECYCLE = ["", "2026-11-24 09:00:00", "2026-02-30 09:00:00", "2026-11-24 9:00:00", "２０２６-11-24 09:00:00"]
+
+
+def random_called(rng: random.Random) -> str:
+    number = str(13700000000 + rng.randrange(3000))
+    pick = rng.randrange(4)
+    if pick == 0:
+        return number
+    if pick == 1:
+        return f'[{{"calledNo":"{number}"}}]'
+    if pick == 2:
+        second = rng.choice(["13700000002", number[::-1], number])
+        delay = rng.randrange(7300)
+        return f'[{{"calledNo":"{number}","type":"SI"}},{{"calledNo":"{second}","delayTime":"{delay}"}}]'
+    return rng.choice(CALLED)
+
+
+def variant_rows() -> list[list[str]]:
+    rng = random.Random(4)
+    rows: list[list[str]] = []
+    for called in CALLED:  # each called form with plain cells, then with each odd cell
+        rows.append(["", called, "", "", "", ""])
+        for column, values in ((0, SESSION), (2, CALLER), (3, CALL_DATA), (4, CUSTOM), (5, RECYCLE)):
+            for value in values:
+                row = ["s", called, "1", "d", "f", ""]
+                row[column] = value
+                rows.append(row)
+
+    def cell(values: list[str]) -> str:  # mostly valid cells, so that many rows are stored
+        return rng.choice(values[:2] if rng.random() < 0.9 else values)
+
+    for _ in range(3000):  # random mixtures, with repeats of numbers across rows
+        rows.append(
+            [cell(SESSION), random_called(rng), cell(CALLER), cell(CALL_DATA), cell(CUSTOM), cell(RECYCLE)]
+        )
+    # Other widths, blank lines and empty rows go to the slow path too.
+    rows += [
+        [],
+        ["", "", "", "", "", ""],
+        ["s", "13600000001"],
+        ["s", "13600000002", "", "", "", "", "extra"],
+    ]
+    rng.shuffle(rows)
+    return rows
+
+
+def slow(
+    dialect: str, rows: list[list[str]], existing: set[str], refuse: dict[str, str]
+) -> tuple[Any, Tally]:
+    tally = Tally()
+    records_ = sorted_records(
+        map(SHAPE, rows), existing_numbers=existing, refuse_number=refuse, tally=tally, first_line=2
+    )
+    blocks = list(calldata_repo.bulk_blocks(dialect, CAMPAIGN, records_, import_task_id="77", now_ms=1000))
+    return blocks, tally
+
+
+def fast(
+    dialect: str, rows: list[list[str]], existing: set[str], refuse: dict[str, str]
+) -> tuple[Any, Tally]:
+    tally = Tally()
+    sorter = RowSorter(existing, refuse, tally)
+    blocks = list(
+        fastrows.sorted_blocks(
+            dialect, CAMPAIGN, iter(rows), SHAPE, sorter, first_line=2, import_task_id="77", now_ms=1000
+        )
+    )
+    return blocks, tally
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_fast_path_gives_what_the_slow_path_gives(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calldata_repo, "_BULK_BLOCK_ROWS", 97)  # several blocks, and a last short one
+    rows = variant_rows()
+    existing = {"13700000001", "13800000001", "13900000000"}
+    refuse = {"13700000002": "blacklisted", "013800000006": "blacklisted (second number)", "*#123": "no"}
+    fast_blocks, fast_tally = fast(dialect, rows, existing, refuse)
+    slow_blocks, slow_tally = slow(dialect, rows, existing, refuse)
+    assert fast_tally == slow_tally
+    assert fast_blocks == slow_blocks
+    kinds = {kind for _, kind, _ in slow_tally.failures}
+    assert kinds == {"invalid", "blacklist", "duplicate"} and slow_tally.stored > 1000
+
+
+def test_the_common_rows_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slow path is only for the rows the fast checks do not accept."""
+    common = [
+        ["S1", '[{"calledNo":"13800000001"}]', "4008001000", '{"a":"b"}', "batch0", "2026-11-24 09:00:00"],
+        ["", "13800000002", "", "", "", ""],
+        [
+            "1",
+            '[{"calledNo":"13800000003","type":"SI"},{"calledNo":"013800000003","delayTime":"60"}]',
+            "",
+            "",
+            "",
+            "",
+        ],
+    ]
+    odd = ["会话", "13800000004", "", "", "", ""]
+    validated: list[list[str | None]] = []
+    real = records.validate_file_row
+
+    def spy(cells: list[str | None]) -> Any:
+        validated.append(cells)
+        return real(cells)
+
+    monkeypatch.setattr("outdial.imports.pipeline.validate_file_row", spy)
+    blocks, tally = fast("postgresql", [*common, odd], set(), {})
+    assert tally.stored == 4 and validated == [SHAPE(odd)]
+    assert b'\t[["13800000003","SI",0],["013800000003",null,60]]\t' in blocks[0]
+
+
+@pytest.mark.parametrize("cell", [c for c in CALLED if c.startswith('[{"')])
+def test_fast_numbers_agree_with_the_called_cell_parser(cell: str) -> None:
+    found = fastrows.fast_numbers(cell)
+    parsed = records.parse_called_cell(cell)
+    if found is None:
+        return  # the full parser decides
+    assert not isinstance(parsed, str), parsed
+    numbers, text = found
+    assert numbers == [n.called for n in parsed]
+    record = records.CallRecord(None, parsed, None, None, None, None)
+    assert text == calldata_repo._numbers_json(record)
+
+
+def test_fast_numbers_accept_the_common_forms_and_refuse_to_decide_the_rest() -> None:
+    accepted = [c for c in CALLED if c.startswith('[{"') and fastrows.fast_numbers(c) is not None]
+    assert len(accepted) >= 8
+    for delay in ("7201", "1234567", "-1", "1.5", " 5"):
+        assert fastrows.fast_numbers(f'[{{"calledNo":"1","delayTime":"{delay}"}}]') is None
