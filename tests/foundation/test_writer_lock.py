@@ -105,3 +105,43 @@ def test_write_now_runs_in_place_only_on_sqlite(database) -> None:
             assert run_sql(conn, "SELECT 1") == [(1,)]
     else:  # every statement is a network round trip: never on an event loop
         assert transaction is None
+
+
+# --- checkpoints happen in a thread of their own, not in the committing transaction ----------------------
+
+
+def _write_megabytes(db: Database, megabytes: int) -> None:
+    with db.write() as conn:
+        run_sql(conn, "CREATE TABLE IF NOT EXISTS blob (data BLOB)")
+        for _ in range(megabytes):
+            run_sql(conn, "INSERT INTO blob (data) VALUES (randomblob(1048576))")
+
+
+def test_a_commit_leaves_the_wal_to_the_checkpointer_which_copies_it(tmp_path, monkeypatch) -> None:
+    from outdial import db as db_module
+
+    monkeypatch.setattr(db_module._Checkpointer, "DELAY_S", 60.0)  # nothing until the stop
+    path = tmp_path / "c.db"
+    db = _make(path)
+    _write_megabytes(db, 8)
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size > 8 * 1048576  # committed into the WAL...
+    assert path.stat().st_size < 1048576  # ...and not copied by the commit (no autocheckpoint)
+    db.dispose()  # the checkpointer's last checkpoint
+    assert path.stat().st_size > 8 * 1048576
+
+
+def test_the_checkpointer_copies_shortly_after_commits(tmp_path, monkeypatch) -> None:
+    import time
+
+    from outdial import db as db_module
+
+    monkeypatch.setattr(db_module._Checkpointer, "DELAY_S", 0.01)
+    path = tmp_path / "d.db"
+    db = _make(path)
+    _write_megabytes(db, 4)
+    deadline = time.monotonic() + 30
+    while path.stat().st_size < 4 * 1048576:
+        assert time.monotonic() < deadline, "no checkpoint in 30 s"
+        time.sleep(0.05)
+    db.dispose()
