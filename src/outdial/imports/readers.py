@@ -34,7 +34,7 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -419,41 +419,36 @@ def _csv_records(path: Path, sep: str, label: str = "", header_at: int = 0) -> I
             # search but a row of spaces to the csv module (the header would become a record).
             for _ in islice(reader, header_at + 1):
                 pass
-            pending = 0
-            for row in reader:
-                if not row or not any(row):
-                    pending += 1
-                    continue
-                while pending:
-                    pending -= 1
-                    yield []
-                yield row
+            yield from _without_trailing_blanks(reader)
         except csv.Error as exc:
             raise ImportFailure(f"{label}: line {reader.line_num} is not valid CSV ({exc})") from None
 
 
-def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
-    label = label or path.name
-    line_bound = _scan_csv(path, label)
-    with path.open("r", encoding="utf-8-sig", newline="") as f:
-        skipped = 0
-        header_line = ""
-        for line in f:
-            if line.strip(_STRIP.replace("\ufeff", "") + ",;"):
-                header_line = line
-                break
-            skipped += 1
-    if not header_line:
-        raise ImportFailure(f"{label} is empty (no header row)")
-    sep = _csv_dialect(header_line)
-    file_header = next(csv.reader([header_line], delimiter=sep))
-    index = map_header(file_header)
-    if line_bound - 1 - skipped > max_records:
-        # Only an upper bound (quoted cells may span lines): count the records themselves.
-        count = sum(1 for _ in _csv_records(path, sep, label, skipped))
-        if count > max_records:
-            raise _count_error(count, max_records)
-    rows = _csv_records(path, sep, label, skipped)
+def _without_trailing_blanks(reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The csv rows, a blank one as [], except the blank rows at the end."""
+    pending = 0
+    for row in reader:
+        if not row or not any(row):
+            pending += 1
+            continue
+        while pending:
+            pending -= 1
+            yield []
+        yield row
+
+
+def _header_line(lines: Iterable[str], label: str) -> tuple[str, int]:
+    """The first line with something in it (the header), and how many blank lines came before it."""
+    for skipped, line in enumerate(lines):
+        if line.strip(_STRIP.replace("\ufeff", "") + ",;"):
+            return line, skipped
+    raise ImportFailure(f"{label} is empty (no header row)")
+
+
+def _csv_sheet(
+    rows: Iterator[list[str]], index: list[int], file_header: list[str], skipped: int, label: str
+) -> SheetRows:
+    """The SheetRows of a csv's raw records (after its header), once it is known to hold one."""
     first = next(rows, None)
     if first is None:
         raise ImportFailure(f"{label} has a header but no records")
@@ -472,6 +467,22 @@ def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
         raw_rows=raw if index == list(range(len(TEMPLATE_COLUMNS))) else None,
         shape=shape,
     )
+
+
+def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
+    label = label or path.name
+    line_bound = _scan_csv(path, label)
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        header_line, skipped = _header_line(f, label)
+    sep = _csv_dialect(header_line)
+    file_header = next(csv.reader([header_line], delimiter=sep))
+    index = map_header(file_header)
+    if line_bound - 1 - skipped > max_records:
+        # Only an upper bound (quoted cells may span lines): count the records themselves.
+        count = sum(1 for _ in _csv_records(path, sep, label, skipped))
+        if count > max_records:
+            raise _count_error(count, max_records)
+    return _csv_sheet(_csv_records(path, sep, label, skipped), index, file_header, skipped, label)
 
 
 # ---------------------------------------------------------------- csv, while it arrives
@@ -522,52 +533,19 @@ def read_csv_stream(fd: int, label: str, *, max_records: int = MAX_RECORDS) -> S
     This call reads the header and the first record; the descriptor is not closed."""
     raw = io.BufferedReader(_CheckedPipe(fd, label), INFLATE_CHUNK)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-    skipped = 0
-    header_line = ""
-    for line in text:
-        if line.strip(_STRIP.replace("\ufeff", "") + ",;"):
-            header_line = line
-            break
-        skipped += 1
-    if not header_line:
-        raise ImportFailure(f"{label} is empty (no header row)")
+    header_line, skipped = _header_line(text, label)
     sep = _csv_dialect(header_line)
     file_header = next(csv.reader([header_line], delimiter=sep))
     index = map_header(file_header)
     rows = _limited(_stream_records(text, sep, label, skipped + 1), max_records)
-    first = next(rows, None)
-    if first is None:
-        raise ImportFailure(f"{label} has a header but no records")
-    shape = _row_shaper(index, -1)
-
-    def raw_rows() -> Iterator[list[str]]:
-        yield first
-        yield from rows
-
-    raw_iter = raw_rows()
-    return SheetRows(
-        header=list(TEMPLATE_COLUMNS),
-        file_header=file_header,
-        rows=map(shape, raw_iter),
-        first_line=skipped + 2,
-        raw_rows=raw_iter if index == list(range(len(TEMPLATE_COLUMNS))) else None,
-        shape=shape,
-    )
+    return _csv_sheet(rows, index, file_header, skipped, label)
 
 
 def _stream_records(text: io.TextIOWrapper, sep: str, label: str, lines_before: int) -> Iterator[list[str]]:
     """_csv_records for a stream positioned after the header line."""
     reader = csv.reader(text, delimiter=sep)
     try:
-        pending = 0
-        for row in reader:
-            if not row or not any(row):
-                pending += 1
-                continue
-            while pending:
-                pending -= 1
-                yield []
-            yield row
+        yield from _without_trailing_blanks(reader)
     except csv.Error as exc:
         line = reader.line_num + lines_before
         raise ImportFailure(f"{label}: line {line} is not valid CSV ({exc})") from None
