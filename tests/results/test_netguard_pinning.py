@@ -86,3 +86,16 @@ def test_the_guard_ignores_proxies_from_the_environment(receiver, monkeypatch) -
         status, error = delivery.push(client, "http://127.0.0.1:9/results", [{"id": 1}], allowed)
     assert status is None and error is not None  # port 9 refuses; the "proxy" saw nothing
     assert _Receiver.seen == []
+
+
+def test_the_client_refuses_to_run_unguarded_when_httpx_hides_its_pool(monkeypatch) -> None:
+    import httpx
+
+    class OpaqueTransport(httpx.HTTPTransport):  # an httpx whose internals moved
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(**kwargs)  # type: ignore[arg-type]
+            self._pool = object()  # type: ignore[assignment]
+
+    monkeypatch.setattr(httpx, "HTTPTransport", OpaqueTransport)
+    with pytest.raises(RuntimeError, match="network guard"):
+        netguard.guarded_client([], timeout=5)
