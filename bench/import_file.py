@@ -24,7 +24,9 @@ import gc
 import json
 import logging
 import os
+import pwd
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,7 +71,10 @@ CAMPAIGN_BODY: dict[str, Any] = {
 
 
 class SftpServer:
-    """asyncssh SFTP on 127.0.0.1, serving `root` as "/", password login, in a background thread."""
+    """asyncssh SFTP on 127.0.0.1, serving `root` as "/", password login, in a background thread of this
+    process (its CPU, about 1 s per 75 MB, is taken from the import's two cores: see --sftp)."""
+
+    kind = "asyncssh"
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -99,6 +104,77 @@ class SftpServer:
 
         self.acceptor = asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
         self.port = self.acceptor.sockets[0].getsockname()[1]
+
+    def add_body(self) -> dict[str, Any]:
+        """The addServer body that reaches this server."""
+        return {
+            "userName": USER,
+            "serverPwd": PASSWORD,
+            "serverInfo": {"ip": "127.0.0.1", "port": str(self.port), "filePath": "/"},
+            "hostKey": self.host_key,
+        }
+
+    def stop(self) -> None:
+        pass  # a daemon thread: it ends with the process
+
+
+class OpenSshServer:
+    """OpenSSH's sshd on a loopback port (the file servers customers run), serving `root` through
+    internal-sftp, key login for the user running the benchmark. Needs /usr/sbin/sshd (Debian's
+    openssh-server)."""
+
+    kind = "openssh"
+    SSHD = "/usr/sbin/sshd"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.work = Path(tempfile.mkdtemp(prefix="import-bench-sshd-"))
+        host_key = asyncssh.generate_private_key("ssh-ed25519")
+        client_key = asyncssh.generate_private_key("ssh-ed25519")
+        self.host_key = " ".join(host_key.export_public_key("openssh").decode().split()[:2])
+        self.client_key = client_key.export_private_key("openssh").decode()
+        (self.work / "host_key").write_bytes(host_key.export_private_key("openssh"))
+        (self.work / "authorized_keys").write_bytes(client_key.export_public_key("openssh"))
+        for name in ("host_key", "authorized_keys"):
+            (self.work / name).chmod(0o600)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.user = pwd.getpwuid(os.geteuid()).pw_name
+        config = self.work / "sshd_config"
+        config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.work / 'host_key'}\n"
+            f"PidFile {self.work / 'sshd.pid'}\nAuthorizedKeysFile {self.work / 'authorized_keys'}\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+            f"StrictModes no\nUsePAM no\nAllowUsers {self.user}\nSubsystem sftp internal-sftp\n"
+            f"ForceCommand internal-sftp -d {root}\n"
+        )
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+        log = (self.work / "sshd.log").open("wb")
+        self.proc = subprocess.Popen([self.SSHD, "-D", "-e", "-f", str(config)], stderr=log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if s.recv(64).startswith(b"SSH-"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise SystemExit(f"sshd did not start: {(self.work / 'sshd.log').read_text(errors='replace')[-2000:]}")
+
+    def add_body(self) -> dict[str, Any]:
+        return {
+            "userName": self.user,
+            "privateKey": self.client_key,
+            "serverInfo": {"ip": "127.0.0.1", "port": str(self.port), "filePath": str(self.root)},
+            "hostKey": self.host_key,
+        }
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 # ---------------------------------------------------------------- one measurement (child process)
@@ -153,7 +229,7 @@ def _drop_schema(url: str, schema: str) -> None:
     admin.dispose()
 
 
-def child_import(db_url: str, port: int, host_key: str, file_name: str, rows: int) -> dict[str, Any]:
+def child_import(db_url: str, server_body: dict[str, Any], file_name: str, rows: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from outdial.app import create_app
@@ -178,15 +254,7 @@ def child_import(db_url: str, port: int, host_key: str, file_name: str, rows: in
             added = client.add_campaign(1, copy.deepcopy(CAMPAIGN_BODY))
             assert added.ok, added.body
             campaign = int(added.body["returnObject"]["id"])
-            server = client.add_file_server(
-                1,
-                {
-                    "userName": USER,
-                    "serverPwd": PASSWORD,
-                    "serverInfo": {"ip": "127.0.0.1", "port": str(port), "filePath": "/"},
-                    "hostKey": host_key,
-                },
-            )
+            server = client.add_file_server(1, server_body)
             assert server.ok, server.body
             started = client.import_file(1, campaign, server.body["serverId"], file_name)
             assert started.ok, started.body
@@ -250,6 +318,13 @@ def main() -> None:
     parser.add_argument("--pg", default="", help="PostgreSQL URL (a private schema is made and dropped)")
     parser.add_argument("--formats", default="xlsx,csv")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best is shown")
+    parser.add_argument(
+        "--sftp",
+        choices=("openssh", "asyncssh"),
+        default="openssh" if os.path.exists(OpenSshServer.SSHD) else "asyncssh",
+        help="the loopback file server: OpenSSH's sshd (the default where installed) or asyncssh in this "
+        "process, whose CPU (~1 s per 75 MB) competes with the import for the two cores",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -257,7 +332,7 @@ def main() -> None:
         if kind == "read":
             result = child_read(Path(rest[0]))
         else:
-            result = child_import(rest[0], int(rest[1]), rest[2], rest[3], int(rest[4]))
+            result = child_import(rest[0], json.loads(rest[1]), rest[2], int(rest[3]))
         print(json.dumps(result))
         return
 
@@ -271,8 +346,16 @@ def main() -> None:
             (write_xlsx if fmt == "xlsx" else write_csv)(path, args.rows)
             print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.1f} s")
         files[fmt] = path
-    server = SftpServer(args.work)
+    server = OpenSshServer(args.work) if args.sftp == "openssh" else SftpServer(args.work)
+    try:
+        _measure(args, files, server)
+    finally:
+        server.stop()
+
+
+def _measure(args: argparse.Namespace, files: dict[str, Path], server: SftpServer | OpenSshServer) -> None:
     backends = ["sqlite"] + ([args.pg] if args.pg else [])
+    print(f"\nfile server: {server.kind} on 127.0.0.1:{server.port}")
 
     print(
         f"\n{'what':<34} {'rows':>8} {'seconds':>8} {'cpu s':>6} {'rows/s':>9} {'peak MB':>8} {'vs read':>8}"
@@ -284,7 +367,7 @@ def main() -> None:
         print(_line(f"bare read .{fmt}", floor, None))
         for backend in backends:
             runs = [
-                run_child("import", backend, str(server.port), server.host_key, path.name, str(args.rows))
+                run_child("import", backend, json.dumps(server.add_body()), path.name, str(args.rows))
                 for _ in range(args.repeat)
             ]
             best = min(runs, key=lambda r: r["seconds"])

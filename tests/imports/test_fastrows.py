@@ -8,6 +8,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from outdial.calldata import records
 from outdial.calldata import repository as calldata_repo
@@ -187,3 +189,15 @@ def test_fast_numbers_accept_the_common_forms_and_refuse_to_decide_the_rest() ->
     assert len(accepted) >= 8
     for delay in ("7201", "1234567", "-1", "1.5", " 5"):
         assert fastrows.fast_numbers(f'[{{"calledNo":"1","delayTime":"{delay}"}}]') is None
+
+
+@given(st.text(alphabet='0123456789*#a[]{}":calledNo ', max_size=40))
+def test_the_template_form_regex_accepts_only_what_fast_called_accepts(number: str) -> None:
+    """_TEMPLATE_CALLED is a shortcut to _fast_called's answer for the commonest cell: it may match
+    less, never differently."""
+    cell = '[{"calledNo":"' + number + '"}]'
+    for text in (cell, number):
+        match = records._TEMPLATE_CALLED(text)
+        if match:
+            assert records._fast_called(text) == match[1]
+    assert bool(records._TEMPLATE_CALLED(cell)) == (records._fast_called(cell) == number)

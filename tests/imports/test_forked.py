@@ -4,6 +4,8 @@ failures, its death and an early exit of the parent each end in a known way."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import enum
 import os
 import signal
 import socket
@@ -49,6 +51,30 @@ def test_items_in_order_then_the_result(fork: bool) -> None:
     made, count, pid = stream.result
     assert (made, count) == ("made", 50)
     assert (pid != os.getpid()) is fork
+
+
+class Kind(enum.IntEnum):
+    A = 1
+
+
+class Name(str):
+    pass
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+
+def test_lists_come_back_with_their_exact_types() -> None:
+    """Plain lists take marshal, which knows only the exact built-in types: a list holding anything
+    else (an IntEnum, a str subclass, an object) must come back as it went, by pickle."""
+    items = [["a", 1, None, 2.5, "é" * 300], ["a", Kind.A], [Point(3), "b"], [Name("n")]]
+    with ForkedStream(lambda: (iter(items), lambda: None)) as stream:
+        got = list(stream)
+    assert got == items
+    assert [type(item[-1]) for item in got] == [str, Kind, str, Name]
+    assert type(got[2][0]) is Point
 
 
 def test_a_large_stream_passes_through_the_bounded_pipe() -> None:

@@ -99,7 +99,7 @@ def sorted_blocks(
     recycle_at = calldata_repo._LocalTimes(campaign.timezone)
     good_times: set[str] = set()
     time_problem = rec._recycle_time_problem_cached
-    fast_called = rec._fast_called
+    fast_called, template_called = rec._fast_called, rec._TEMPLATE_CALLED
     many_prefix = '[{"calledNo":"'
     unplain = rec._CUSTOM_FIELD_UNPLAIN
     max_session, max_caller = rec.MAX_SESSION_ID_LEN, rec.MAX_CALLER_LEN
@@ -107,7 +107,8 @@ def sorted_blocks(
     null = "\\N"
     head = f"{campaign.id}\t{campaign.vdn_id}\t"
     tail = f"\t{now_ms}\t{calldata_repo._copy_value(import_task_id)}\t{now_ms}\n"
-    block_rows = calldata_repo._BULK_BLOCK_ROWS
+    # A block is _BULK_BLOCK_ROWS COPY lines, or as many rows' values in one flat list (SQLite)
+    block_size = calldata_repo._BULK_BLOCK_ROWS * (1 if pg else len(calldata_repo._ROW_COLUMNS))
     stored = repeat = 0
     out: list[Any] = []
     line = first_line - 1
@@ -115,7 +116,7 @@ def sorted_blocks(
         line += 1
         if len(row) == 6:
             session_id, called, caller, call_data, custom_field, recycle_time = row
-            number = fast_called(called) if called else None
+            number = (m[1] if (m := template_called(called)) else fast_called(called)) if called else None
             numbers_json = numbers = None
             if number is None and called[:14] == many_prefix and (many := fast_numbers(called)):
                 numbers, numbers_json = many
@@ -157,26 +158,27 @@ def sorted_blocks(
                                     f"\t{recycle_at(recycle_time) if recycle_time else null}{tail}"
                                 )
                             else:
-                                out.append(
-                                    (
-                                        session_id or None,
-                                        number,
-                                        numbers_json,
-                                        caller or None,
-                                        call_data or None,
-                                        custom_field or None,
-                                        recycle_at(recycle_time) if recycle_time else None,
-                                    )
+                                out += (
+                                    session_id or None,
+                                    number,
+                                    numbers_json,
+                                    caller or None,
+                                    call_data or None,
+                                    custom_field or None,
+                                    recycle_at(recycle_time) if recycle_time else None,
                                 )
-                            if len(out) == block_rows:
+                            if len(out) == block_size:
                                 yield "".join(out).encode() if pg else out
                                 out = []
                         continue
         record = slow_sort(line, shape(row))
         if record is not None:
             slot.append(record)
-            out.append(next(slow_format))
-            if len(out) == block_rows:
+            if pg:
+                out.append(next(slow_format))
+            else:
+                out += next(slow_format)
+            if len(out) == block_size:
                 yield "".join(out).encode() if pg else out
                 out = []
     tally.stored += stored

@@ -5,8 +5,10 @@ The import's pass has two halves that each take a core: reading + validating + f
 cannot run the first half beside the second (the GIL), a process can; `fork` gives the child the opened
 workbook, the campaign's numbers and the blacklist without copying them.
 
-- The child sends each item through a pipe: bytes as they are, anything else pickled; then the
-  producer's result, or the exception that stopped it. The pipe is the bounded queue: when the parent
+- The child sends each item through a pipe: bytes as they are, a list of built-in values (the
+  SQLite blocks: str, int and None) marshaled, anything else pickled; then the producer's result, or the
+  exception that stopped it. marshal is safe between a process and its own fork (the same
+  interpreter) and costs about a third of pickle on both sides (~0.35 CPU s per 500,000 rows). The pipe is the bounded queue: when the parent
   is slower, the child blocks on write (memory stays flat).
 - The child never touches what it inherited from the parent beyond the producer's objects: it closes
   its copies of every socket (a database connection, a listener) at once, and leaves through os._exit
@@ -24,6 +26,7 @@ Where os.fork does not exist, the producer runs in the calling process (same ite
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import pickle
 import select
@@ -40,7 +43,7 @@ from outdial.imports.failures import ImportFailure
 R = TypeVar("R")
 
 _HEAD = struct.Struct("<cQ")
-_BYTES, _PICKLED, _RESULT, _FAILED, _ERROR = b"B", b"P", b"R", b"F", b"E"
+_BYTES, _MARSHALED, _PICKLED, _RESULT, _FAILED, _ERROR = b"B", b"M", b"P", b"R", b"F", b"E"
 PIPE_BYTES = 1 << 20  # a few blocks in flight; the kernel's default (64 KiB) would switch per block
 STALL_S = 300.0  # a block of rows takes milliseconds; a whole file of refused rows, seconds
 CAN_FORK = hasattr(os, "fork")
@@ -103,6 +106,8 @@ class ForkedStream(Generic[R]):
             kind, payload = _receive(self._fd, self._stall_s)
             if kind == _BYTES:
                 yield payload
+            elif kind == _MARSHALED:
+                yield marshal.loads(payload)
             elif kind == _PICKLED:
                 yield pickle.loads(payload)
             elif kind == _RESULT:
@@ -172,6 +177,15 @@ def _close_sockets(keep: int) -> None:
                 pass
 
 
+def _marshaled(item: list[Any]) -> bytes | None:
+    """The list marshaled, or None when it holds anything marshal cannot carry as it is (marshal takes
+    only the exact built-in types: a subclass or any other object is refused, and goes by pickle)."""
+    try:
+        return marshal.dumps(item)
+    except ValueError:
+        return None
+
+
 def _child(produce: Callable[[], tuple[Iterator[Any], Callable[[], Any]]], write_fd: int) -> None:
     code = 1
     try:
@@ -191,6 +205,8 @@ def _child(produce: Callable[[], tuple[Iterator[Any], Callable[[], Any]]], write
                 for item in items:
                     if item.__class__ is bytes:
                         send(_BYTES, item)
+                    elif item.__class__ is list and (packed := _marshaled(item)) is not None:
+                        send(_MARSHALED, packed)
                     else:
                         send(_PICKLED, pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
                 send(_RESULT, pickle.dumps(finish(), pickle.HIGHEST_PROTOCOL))
