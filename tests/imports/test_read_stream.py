@@ -101,3 +101,49 @@ def test_the_record_count_is_checked_as_the_rows_pass(limit: int, tmp_path: Path
         assert expected == (
             "the file holds 40000 records; at most 39999 can be imported from one file (split the file)"
         )
+
+
+PLAIN_FILES = {
+    # name: (file, plain as a whole, plain at first)
+    "plain, with a BOM": (b"\xef\xbb\xbf" + BIG, True, True),
+    "a line break inside a quoted cell (CR and LF are plain)": (FILES["a cell over two lines, CRLF"], True, True),
+    "a tab at the end": (BIG + b"s,138,,a\tb,,\n", False, True),
+    "a backslash at the end": (BIG + b"s,138,,a\\b,,\n", False, True),
+    "DEL at the end": (BIG + b"s,138,,a\x7fb,,\n", False, True),
+    "non-ASCII from the start": (FILES["non-ASCII"], False, False),
+}
+
+
+@pytest.mark.parametrize("name", list(PLAIN_FILES))
+def test_plain_text_is_known_before_the_rows_made_of_it(name: str, tmp_path: Path) -> None:
+    """SheetRows.plain_text (the import's fast path skips its per-cell character checks while it holds)
+    is True only while every byte read is plain, and turns False before the row holding the first other
+    byte is returned: streamed, every row returned while it held is plain; from a file, it is known at
+    once."""
+    data, whole_file_plain, plain_at_first = PLAIN_FILES[name]
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    assert read_rows(path).plain_text == [whole_file_plain]
+    read_fd, write_fd = os.pipe()
+    writer = threading.Thread(target=lambda: _write_all(write_fd, data))
+    writer.start()
+    try:
+        sheet = read_csv_stream(read_fd, "f.csv")
+        assert sheet.raw_rows is not None and sheet.plain_text is not None
+        seen_plain = []
+        for row in sheet.raw_rows:
+            if sheet.plain_text[0]:
+                seen_plain.append(row)
+                assert all(ch in "\r\n" or (" " <= ch <= "~" and ch != "\\") for cell in row for ch in cell)
+        assert sheet.plain_text == [whole_file_plain]
+        assert bool(seen_plain) == plain_at_first
+    finally:
+        os.close(read_fd)
+        writer.join()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with open(fd, "wb") as out:
+        for start in range(0, len(data), 70_000):
+            out.write(data[start : start + 70_000])
+            out.flush()

@@ -82,9 +82,12 @@ def sorted_blocks(
     first_line: int,
     import_task_id: str | None,
     now_ms: int,
+    plain_text: list[bool] | None = None,
 ) -> Iterator[Any]:
     """bulk_blocks(dialect, campaign, sorted_records(map(shape, raw_rows), ...)), faster: the rows
-    the fast path accepts share the sorter's numbers seen and its tally."""
+    the fast path accepts share the sorter's numbers seen and its tally. `plain_text`: the reader's
+    SheetRows.plain_text; while it holds, a cell's characters need checking for CR and LF only."""
+    plain = plain_text or [False]
     tally, refuse_number, duplicate_reason = sorter.tally, sorter.refuse_number, sorter.duplicate_reason
     seen, failures, slow_sort = sorter.seen, tally.failures, sorter.sort
     pg = dialect == "postgresql"
@@ -124,10 +127,11 @@ def sorted_blocks(
             if number is not None:
                 text = session_id + caller + call_data + custom_field
                 if (
-                    text.isascii()
-                    and text.isprintable()  # no NUL, tab, newline or CR
-                    and "\\" not in text
-                    and len(session_id) <= max_session
+                    ("\n" not in text and "\r" not in text)
+                    if plain[0]
+                    else (text.isascii() and text.isprintable() and "\\" not in text)  # no NUL, tab, LF or CR
+                ) and (
+                    len(session_id) <= max_session
                     and len(caller) <= max_caller
                     and len(call_data) <= max_data
                     and len(custom_field) <= max_custom

@@ -317,6 +317,7 @@ def _store(
                         first_line=sheet.first_line,
                         import_task_id=task.id,
                         now_ms=now,
+                        plain_text=sheet.plain_text,
                     )
                 else:
                     records = sorted_records(

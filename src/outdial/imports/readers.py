@@ -78,6 +78,10 @@ class SheetRows:
         csv module's rows ("" for an empty cell, [] for a blank line, any width), sharing one stream
         with `rows` (read one or the other); `shape` turns such a row into what `rows` yields. For the
         import's fast path (imports/fastrows.py); None otherwise.
+    plain_text: with raw_rows, [True] while every byte of the file read so far (after a BOM) is
+        printable ASCII other than the backslash, or CR or LF. The bytes are checked as they are read,
+        before any row made of them is returned, so while it holds the cells of the rows returned need
+        no character check of their own except for CR and LF (a quoted cell may hold a line break).
     """
 
     header: list[str]
@@ -86,6 +90,7 @@ class SheetRows:
     first_line: int
     raw_rows: Iterator[list[str]] | None = None
     shape: Callable[[list[Any]], list[str | None]] | None = None
+    plain_text: list[bool] | None = None
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.header, self.rows))
@@ -368,15 +373,29 @@ def _xlsx_rows(
 # ---------------------------------------------------------------- csv
 
 
-def _scan_csv(path: Path, label: str = "") -> int:
-    """Check the file is UTF-8 text and return an upper bound of its lines, reading 1 MiB at a time."""
+# The bytes of SheetRows.plain_text: printable ASCII but the backslash, and CR and LF
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)).replace(b"\\", b"") + b"\r\n"
+
+
+def _plain(chunk: bytes, offset: int) -> bool:
+    """Whether the chunk (at `offset` in its file) holds only _PLAIN_BYTES, a leading BOM aside."""
+    if offset == 0 and chunk.startswith(codecs.BOM_UTF8):
+        chunk = chunk[len(codecs.BOM_UTF8) :]
+    return not chunk.translate(None, _PLAIN_BYTES)
+
+
+def _scan_csv(path: Path, label: str = "") -> tuple[int, bool]:
+    """Check the file is UTF-8 text; return an upper bound of its lines and whether it is plain text
+    (SheetRows.plain_text), reading 1 MiB at a time."""
     label = label or path.name
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines = 0
     offset = 0
     last = b""
+    plain = True
     with path.open("rb") as f:
         while chunk := f.read(INFLATE_CHUNK):
+            plain = plain and _plain(chunk, offset)
             if b"\x00" in chunk:
                 raise ImportFailure(f"{label} is not a text file (it holds NUL bytes)")
             try:
@@ -394,7 +413,7 @@ def _scan_csv(path: Path, label: str = "") -> int:
         raise ImportFailure(f"{label} is not UTF-8 text (it ends inside a character)") from None
     if offset == 0:
         raise ImportFailure(f"{label} is empty")
-    return lines + (0 if last == b"\n" else 1)
+    return lines + (0 if last == b"\n" else 1), plain
 
 
 def _csv_dialect(header_line: str) -> str:
@@ -457,7 +476,12 @@ def _header_line(lines: Iterable[str], label: str) -> tuple[str, int]:
 
 
 def _csv_sheet(
-    rows: Iterator[list[str]], index: list[int], file_header: list[str], skipped: int, label: str
+    rows: Iterator[list[str]],
+    index: list[int],
+    file_header: list[str],
+    skipped: int,
+    label: str,
+    plain_text: list[bool],
 ) -> SheetRows:
     """The SheetRows of a csv's raw records (after its header), once it is known to hold one."""
     first = next(rows, None)
@@ -472,12 +496,13 @@ def _csv_sheet(
         first_line=skipped + 2,
         raw_rows=raw if index == list(range(len(TEMPLATE_COLUMNS))) else None,
         shape=shape,
+        plain_text=plain_text,
     )
 
 
 def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
     label = label or path.name
-    line_bound = _scan_csv(path, label)
+    line_bound, plain = _scan_csv(path, label)
     with path.open("r", encoding="utf-8-sig", newline="") as f:
         header_line, skipped = _header_line(f, label)
     sep = _csv_dialect(header_line)
@@ -488,7 +513,7 @@ def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
         count = sum(1 for _ in _csv_records(path, sep, label, skipped))
         if count > max_records:
             raise _count_error(count, max_records)
-    return _csv_sheet(_csv_records(path, sep, label, skipped), index, file_header, skipped, label)
+    return _csv_sheet(_csv_records(path, sep, label, skipped), index, file_header, skipped, label, [plain])
 
 
 # ---------------------------------------------------------------- csv, while it arrives
@@ -503,6 +528,7 @@ class _CheckedPipe(io.RawIOBase):
         self.label = label
         self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.offset = 0
+        self.plain_text = [True]  # SheetRows.plain_text, as the bytes pass
 
     def readable(self) -> bool:
         return True
@@ -517,6 +543,8 @@ class _CheckedPipe(io.RawIOBase):
             except UnicodeDecodeError:
                 raise ImportFailure(f"{self.label} is not UTF-8 text (it ends inside a character)") from None
             return 0
+        if self.plain_text[0] and not _plain(chunk, self.offset):
+            self.plain_text[0] = False
         if b"\x00" in chunk:
             raise ImportFailure(f"{self.label} is not a text file (it holds NUL bytes)")
         try:
@@ -539,14 +567,15 @@ def read_csv_stream(fd: int, label: str, *, max_records: int = MAX_RECORDS) -> S
     file first (UTF-8, NUL, the record count) happen as the rows pass, so the iterator of rows may raise
     them after some rows were returned (the import stores nothing then: its transaction rolls back).
     This call reads the header and the first record; the descriptor is not closed."""
-    raw = io.BufferedReader(_CheckedPipe(fd, label), INFLATE_CHUNK)
+    checked = _CheckedPipe(fd, label)
+    raw = io.BufferedReader(checked, INFLATE_CHUNK)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     header_line, skipped = _header_line(text, label)
     sep = _csv_dialect(header_line)
     file_header = next(csv.reader([header_line], delimiter=sep))
     index = map_header(file_header)
     rows = _limited(_stream_records(text, sep, label, skipped + 1), max_records)
-    return _csv_sheet(rows, index, file_header, skipped, label)
+    return _csv_sheet(rows, index, file_header, skipped, label, checked.plain_text)
 
 
 def _stream_records(text: io.TextIOWrapper, sep: str, label: str, lines_before: int) -> Iterator[list[str]]:
