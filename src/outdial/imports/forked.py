@@ -6,10 +6,10 @@ cannot run the first half beside the second (the GIL), a process can; `fork` giv
 workbook, the campaign's numbers and the blacklist without copying them.
 
 - The child sends each item through a pipe: bytes as they are, a list of built-in values (the
-  SQLite blocks: str, int and None) marshaled, anything else pickled; then the producer's result, or the
-  exception that stopped it. marshal is safe between a process and its own fork (the same
-  interpreter) and costs about a third of pickle on both sides (~0.35 CPU s per 500,000 rows). The pipe is the bounded queue: when the parent
-  is slower, the child blocks on write (memory stays flat).
+  SQLite blocks: str, int and None) marshaled, anything else pickled; then the producer's result, or
+  the exception that stopped it. marshal is safe between a process and its own fork (the same
+  interpreter) and costs about a third of pickle on both sides (~0.35 CPU s per 500,000 rows). The
+  pipe is the bounded queue: when the parent is slower, the child blocks on write (memory stays flat).
 - The child never touches what it inherited from the parent beyond the producer's objects: it closes
   its copies of every socket (a database connection, a listener) at once, and leaves through os._exit
   so no finalizer or atexit hook of the parent's runs in it.
