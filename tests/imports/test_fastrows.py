@@ -5,18 +5,21 @@ leaves to the slow path, and it must actually take the common rows itself."""
 from __future__ import annotations
 
 import random
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imports.helpers import TEMPLATE_HEADER, xlsx_bytes
 from outdial.calldata import records
 from outdial.calldata import repository as calldata_repo
 from outdial.calldata.repository import LockedCampaign
 from outdial.imports import fastrows
 from outdial.imports.pipeline import RowSorter, Tally, sorted_records
-from outdial.imports.readers import _row_shaper
+from outdial.imports.readers import _row_shaper, read_rows
 
 CAMPAIGN = LockedCampaign(7, 3, 0, 0, 0, "Asia/Shanghai", None)
 SHAPE = _row_shaper(list(range(6)), -1)
@@ -233,3 +236,69 @@ def test_the_template_form_regex_accepts_only_what_fast_called_accepts(number: s
         if match:
             assert records._fast_called(text) == match[1]
     assert bool(records._TEMPLATE_CALLED(cell)) == (records._fast_called(cell) == number)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_workbook_in_the_template_layout_takes_the_fast_path_with_the_same_result(
+    dialect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workbook's cells come as numbers, dates, booleans and text: as text cells they give the fast
+    path what the validator gets from the same file (numbers typed as numbers, a date recycleTime, an
+    empty row inside, refused and repeated rows)."""
+    rows: list[list[Any]] = []
+    for i, called in enumerate(CALLED):
+        rows.append([100000000 + i, called, 4008001000.0 + i, '{"a":"b"}', f"batch{i}", None])
+        rows.append([f"S{i}", called, None, None, None, datetime(2026, 11, 24, 9, 0, 0)])
+    rows += [
+        [None] * 6,  # an empty line inside the sheet
+        [1.5, "13600000001", True, "数据", "客户 A", "2026-11-24 09:00:00"],
+        ["s", 13600000002.0, "", "", "", datetime(2026, 11, 25)],
+        ["s", "13600000001", "", "", "", ""],  # a repeat
+        ["s", "13600000003", "", "", "c" * 201, ""],  # refused
+    ]
+    path = tmp_path / "calldata.xlsx"
+    path.write_bytes(xlsx_bytes(rows))
+    existing, refuse = {"13800000004"}, {"13800000006": "blacklisted"}
+
+    slow_tally = Tally()
+    records_ = sorted_records(
+        read_rows(path).rows, existing_numbers=existing, refuse_number=refuse, tally=slow_tally
+    )
+    slow_blocks = list(calldata_repo.bulk_blocks(dialect, CAMPAIGN, records_, import_task_id="77", now_ms=1000))
+
+    sheet = read_rows(path)
+    assert sheet.raw_rows is not None and sheet.shape is not None
+    validated: list[Any] = []
+    real = records.validate_file_row
+    monkeypatch.setattr("outdial.imports.pipeline.validate_file_row", lambda c: validated.append(c) or real(c))
+    fast_tally = Tally()
+    fast_blocks = list(
+        fastrows.sorted_blocks(
+            dialect,
+            CAMPAIGN,
+            sheet.raw_rows,
+            sheet.shape,
+            RowSorter(existing, refuse, fast_tally),
+            first_line=sheet.first_line,
+            import_task_id="77",
+            now_ms=1000,
+        )
+    )
+    assert fast_tally == slow_tally
+    assert fast_blocks == slow_blocks
+    # The template's plain form with number, date and text cells: decided by the fast path alone
+    assert not [cells for cells in validated if cells[1] == CALLED[0]]
+    assert len(validated) < len(rows)
+    assert slow_tally.stored > 15 and {kind for _, kind, _ in slow_tally.failures} == {
+        "invalid",
+        "blacklist",
+        "duplicate",
+    }
+
+
+def test_a_workbook_in_another_layout_has_no_fast_path(tmp_path: Path) -> None:
+    path = tmp_path / "other.xlsx"
+    path.write_bytes(xlsx_bytes([["13800000001", "s1"]], header=[TEMPLATE_HEADER[1], TEMPLATE_HEADER[0]]))
+    sheet = read_rows(path)
+    assert sheet.raw_rows is None
+    assert list(sheet.rows) == [["s1", "13800000001", None, None, None, None]]

@@ -75,9 +75,10 @@ class SheetRows:
     rows: lazy iterator of lists of six `str | None` cells.
     first_line: the file's line number (1-based) of the first record.
     raw_rows: for a .csv whose header is the template's six columns in order, the same records as the
-        csv module's rows ("" for an empty cell, [] for a blank line, any width), sharing one stream
-        with `rows` (read one or the other); `shape` turns such a row into what `rows` yields. For the
-        import's fast path (imports/fastrows.py); None otherwise.
+        csv module's rows ("" for an empty cell, [] for a blank line, any width); for a workbook whose
+        header is exactly those six columns, its rows as text cells ("" when empty). It shares one
+        stream with `rows` (read one or the other); `shape` turns such a row into what `rows` yields.
+        For the import's fast path (imports/fastrows.py); None otherwise.
     plain_text: with raw_rows, [True] while every byte of the file read so far (after a BOM) is
         printable ASCII other than the backslash, or CR or LF. The bytes are checked as they are read,
         before any row made of them is returned, so while it holds the cells of the rows returned need
@@ -353,21 +354,43 @@ def _read_xlsx(path: Path, max_records: int, label: str = "") -> SheetRows:
         raise ImportFailure(f"{label} has a header but no records")
     shape = _row_shaper(index, len(file_header))
     first_line = header_at + 2
+    rows = _xlsx_rows(cells, shape, label)
+    raw_rows = None
+    if index == list(range(len(TEMPLATE_COLUMNS))) and len(file_header) == len(TEMPLATE_COLUMNS):
+        # The template's own layout: the import's fast path takes the cells as text, "" when empty (as
+        # the csv module gives them), and shapes only the rows it leaves to the validator.
+        raw_rows = _xlsx_rows(cells, _xlsx_text_cells(), label)
     return SheetRows(
         header=list(TEMPLATE_COLUMNS),
         file_header=[cell_text(c) or "" for c in file_header],
-        rows=_xlsx_rows(cells, shape, label),
+        rows=rows,
         first_line=first_line,
+        raw_rows=raw_rows,
+        shape=_empty_as_none if raw_rows is not None else None,
     )
 
 
-def _xlsx_rows(
-    cells: Iterator[list[Any]], shape: Callable[[list[Any]], list[str | None]], name: str
-) -> Iterator[list[str | None]]:
+def _xlsx_rows(cells: Iterator[list[Any]], convert: Callable[[list[Any]], Any], name: str) -> Iterator[Any]:
     try:
-        yield from map(shape, cells)
+        yield from map(convert, cells)
     except Exception as exc:
         raise ImportFailure(f"{name} cannot be read as a workbook ({type(exc).__name__}: {exc})") from None
+
+
+def _xlsx_text_cells() -> Callable[[list[Any]], list[str]]:
+    """A workbook row as the text each cell shows ("" when empty): the cells of _row_shaper's rows,
+    with "" for None."""
+    conv = _memo_cell_text()
+
+    def text_cells(row: list[Any]) -> list[str]:
+        return [c if c.__class__ is str else (conv(c) or "") for c in row]
+
+    return text_cells
+
+
+def _empty_as_none(row: list[str]) -> list[str | None]:
+    """What SheetRows.rows gives for a row of _xlsx_text_cells (a workbook in the template's layout)."""
+    return [c or None for c in row]
 
 
 # ---------------------------------------------------------------- csv
