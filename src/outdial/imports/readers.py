@@ -60,6 +60,7 @@ MAX_COMPRESSION_RATIO = 200  # Excel's XML deflates 10-40x; zip bombs reach 1000
 RATIO_CHECK_FROM_BYTES = 1024 * 1024  # tiny members may compress oddly well and cannot hurt
 MAX_MEMBERS = 10_000
 INFLATE_CHUNK = 1024 * 1024
+TEXT_CHUNK = 256 * 1024  # a .csv's text is decoded this much at a time (read_csv_stream)
 
 _BY_KEY = {name.lower(): name for name in TEMPLATE_COLUMNS}
 _NOTE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
@@ -455,6 +456,7 @@ def _csv_records(path: Path, sep: str, label: str = "", header_at: int = 0) -> I
     one csv row each); blank rows are kept (as []) except trailing ones."""
     label = label or path.name
     with path.open("r", encoding="utf-8-sig", newline="") as f:
+        f._CHUNK_SIZE = TEXT_CHUNK  # type: ignore[attr-defined]  # as read_csv_stream
         reader = csv.reader(f, delimiter=sep)
 
         def failure(exc: csv.Error) -> ImportFailure:
@@ -593,6 +595,9 @@ def read_csv_stream(fd: int, label: str, *, max_records: int = MAX_RECORDS) -> S
     checked = _CheckedPipe(fd, label)
     raw = io.BufferedReader(checked, INFLATE_CHUNK)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    # TextIOWrapper asks for 8 KiB at a time: 9,200 reads of the pipe for 75 MB, and the reader waiting
+    # on the fetch between them (~0.4 s per 500,000 rows); 256 KiB halves the wait, 13-19% off the pass.
+    text._CHUNK_SIZE = TEXT_CHUNK  # type: ignore[attr-defined]
     header_line, skipped = _header_line(text, label)
     sep = _csv_dialect(header_line)
     file_header = next(csv.reader([header_line], delimiter=sep))
