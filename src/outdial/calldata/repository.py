@@ -222,8 +222,9 @@ def bulk_insert_records(
     import_task_id: str | None,
     now_ms: int,
 ) -> None:
-    """Store validated records as WAITING, inside the caller's transaction, through the driver itself:
-    sqlite3 executemany, or COPY on PostgreSQL (the same connection, so the same transaction).
+    """Store validated records as WAITING, inside the caller's transaction, through the driver itself
+    (bulk_insert_blocks: multi-row INSERTs on SQLite, COPY on PostgreSQL; the same connection, so the
+    same transaction).
     `records` is iterated once, so a stream keeps memory flat however many there are."""
     if isinstance(records, Sequence) and not records:
         return
@@ -260,10 +261,12 @@ def bulk_insert_blocks(
     campaign: LockedCampaign,
     import_task_id: str | None,
     now_ms: int,
+    large: bool = False,
 ) -> None:
     """Write bulk_blocks' blocks (made with the same campaign, task and time) as WAITING records, inside
-    the caller's transaction, through the driver itself (sqlite3 executemany, or COPY on PostgreSQL:
-    the same connection, so the same transaction)."""
+    the caller's transaction, through the driver itself (SQLite INSERTs of _SQLITE_ROWS_PER_INSERT rows,
+    or COPY on PostgreSQL: the same connection, so the same transaction). `large`: a file's worth of
+    rows, for which SQLite gets a larger page cache while they are written."""
     driver = conn.connection.driver_connection
     columns = ", ".join(_BULK_COLUMNS)
     if conn.dialect.name == "postgresql":
@@ -286,8 +289,9 @@ def bulk_insert_blocks(
         # A larger page cache for the insert: with SQLite's default (2 MB) the pages still being filled
         # (the last leaf of the table and of each index) are spilled to the WAL again and again before
         # the commit (~0.3 s per 500,000 rows). Given back afterwards: the connection returns to the pool.
-        cache_pages = execute("PRAGMA cache_size").fetchone()[0]
-        execute(f"PRAGMA cache_size=-{_SQLITE_IMPORT_CACHE_KIB}")
+        cache_pages = execute("PRAGMA cache_size").fetchone()[0] if large else None
+        if large:
+            execute(f"PRAGMA cache_size=-{_SQLITE_IMPORT_CACHE_KIB}")
         try:
             for block in blocks:
                 whole = len(block) - len(block) % step
@@ -296,7 +300,8 @@ def bulk_insert_blocks(
                 if whole < len(block):
                     execute(insert + ",".join([one] * ((len(block) - whole) // width)), block[whole:])
         finally:
-            execute(f"PRAGMA cache_size={int(cache_pages)}")
+            if cache_pages is not None:
+                execute(f"PRAGMA cache_size={int(cache_pages)}")
 
 
 def get_record(conn: Connection, campaign_id: int, data_id: int) -> Row | None:

@@ -1,7 +1,7 @@
 """Run a producer in a forked child process and consume what it yields in the parent, in order.
 
 The import's pass has two halves that each take a core: reading + validating + formatting the rows
-(Python) and writing them (sqlite3's executemany, or feeding COPY while PostgreSQL works). A thread
+(Python) and writing them (SQLite's multi-row INSERTs, or feeding COPY while PostgreSQL works). A thread
 cannot run the first half beside the second (the GIL), a process can; `fork` gives the child the opened
 workbook, the campaign's numbers and the blacklist without copying them.
 

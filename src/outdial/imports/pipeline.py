@@ -337,7 +337,7 @@ def _store(
             close_in_child = (piped.write_fd,) if piped is not None else ()
             with ForkedStream(produce, fork=FORK, close_in_child=close_in_child) as stream:
                 calldata_repo.bulk_insert_blocks(
-                    conn, stream, campaign=campaign, import_task_id=task.id, now_ms=now
+                    conn, stream, campaign=campaign, import_task_id=task.id, now_ms=now, large=True
                 )
             tally = stream.result
             if piped is not None:
