@@ -65,3 +65,44 @@ def test_an_empty_stream_stores_nothing(client, ctx) -> None:
         repo.bulk_insert_records(conn, campaign, [], import_task_id=None, now_ms=ctx.clock.now_ms())
     with ctx.db.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(call_data)).scalar_one() == 0
+
+
+def test_a_files_rows_and_an_adds_few_are_stored_alike(client, ctx) -> None:
+    """bulk_insert_blocks writes a file's rows (`large`: constants in the statement, 100 rows each) and
+    an add's (every value bound, 80 rows each) differently on SQLite; both must store every row, across
+    the statements' boundaries, with the same values. 250 rows: whole statements and a remainder."""
+    records = [
+        CallRecord(
+            f"s{i}" if i % 3 else None,
+            (CalledNumber(str(13800000000 + i), None, 0),)
+            if i % 4
+            else (CalledNumber(str(13800000000 + i), "SI", 0), CalledNumber(f"0{i}", None, 60)),
+            f"4008{i % 7}" if i % 2 else None,
+            f'{{"n":{i}}}',
+            None,
+            "2026-11-24 09:00:00" if i % 5 == 0 else None,
+        )
+        for i in range(250)
+    ]
+    stored = {}
+    for large in (False, True):
+        campaign_id = create_campaign(client, **TOMORROW)
+        with ctx.db.write() as conn:
+            campaign = repo.lock_campaign(conn, campaign_id)
+            assert campaign is not None
+            blocks = repo.bulk_blocks(
+                conn.dialect.name, campaign, records, import_task_id="t1", now_ms=ctx.clock.now_ms()
+            )
+            repo.bulk_insert_blocks(
+                conn, blocks, campaign=campaign, import_task_id="t1", now_ms=ctx.clock.now_ms(), large=large
+            )
+        with ctx.db.read() as conn:
+            rows = conn.execute(
+                sa.select(call_data).where(call_data.c.campaign_id == campaign_id).order_by(call_data.c.id)
+            ).all()
+        stored[large] = [r._asdict() | {"id": None, "campaign_id": None} for r in rows]
+    assert len(stored[False]) == 250
+    assert stored[False] == stored[True]
+    assert [r["called"] for r in stored[False]] == [str(13800000000 + i) for i in range(250)]
+    assert {(r["import_task_id"], r["state"], r["vdn_id"]) for r in stored[False]} == {("t1", 0, 1)}
+    assert sum(r["recycle_at"] is not None for r in stored[False]) == 50
