@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from outdial.imports import readers
 from outdial.imports.failures import ImportFailure
 from outdial.imports.readers import read_csv_stream, read_rows
 
@@ -147,3 +148,17 @@ def _write_all(fd: int, data: bytes) -> None:
         for start in range(0, len(data), 70_000):
             out.write(data[start : start + 70_000])
             out.flush()
+
+
+def test_a_character_cut_between_chunks_is_checked_whole() -> None:
+    """An ASCII chunk is not decoded again, unless it follows an unfinished character: then it must
+    complete it, or the file is not UTF-8 (the byte named is the one that breaks it)."""
+    whole = readers._TextCheck("f.csv")
+    for piece in (b"ab\xe4\xb8", b"\xadcd", b"ef"):  # 中 cut in two, then plain ASCII
+        whole.chunk(piece)
+    whole.end()
+    broken = readers._TextCheck("f.csv")
+    broken.chunk(b"ab\xe4")
+    with pytest.raises(ImportFailure) as caught:
+        broken.chunk(b"cd")  # ASCII where the character's next byte belongs
+    assert caught.value.reason == "f.csv is not UTF-8 text (byte 3); save it as 'CSV UTF-8'"

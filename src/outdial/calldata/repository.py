@@ -271,10 +271,9 @@ def bulk_insert_blocks(
     import), written the way that suits many rows on SQLite (_sqlite_insert_file); otherwise the way
     that suits an add's few (_sqlite_insert_few)."""
     driver = conn.connection.driver_connection
-    columns = ", ".join(_BULK_COLUMNS)
     if conn.dialect.name == "postgresql":
         cursor = driver.cursor()  # type: ignore[union-attr]
-        with cursor, cursor.copy(f"COPY call_data ({columns}) FROM STDIN") as copy:
+        with cursor, cursor.copy(f"COPY call_data ({', '.join(_BULK_COLUMNS)}) FROM STDIN") as copy:
             for block in blocks:
                 copy.write(block)
     elif large:

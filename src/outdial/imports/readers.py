@@ -408,36 +408,54 @@ def _plain(chunk: bytes, offset: int) -> bool:
     return not chunk.translate(None, _PLAIN_BYTES)
 
 
+class _TextCheck:
+    """A .csv's bytes checked as they pass, in order (UTF-8, no NUL, not empty), with the reasons the
+    user gets, and whether they are plain text so far (SheetRows.plain_text). One for a file on disk
+    (_scan_csv) and one for a file read while it downloads (_CheckedPipe)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.offset = 0
+        self.plain_text = [True]
+
+    def chunk(self, chunk: bytes) -> None:
+        if self.plain_text[0] and not _plain(chunk, self.offset):
+            self.plain_text[0] = False
+        if b"\x00" in chunk:
+            raise ImportFailure(f"{self.label} is not a text file (it holds NUL bytes)")
+        try:
+            # ASCII is UTF-8 (no need to decode it) unless it follows an unfinished character
+            if not chunk.isascii() or self.decoder.getstate()[0]:
+                self.decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise ImportFailure(
+                f"{self.label} is not UTF-8 text (byte {self.offset + exc.start}); save it as 'CSV UTF-8'"
+            ) from None
+        self.offset += len(chunk)
+
+    def end(self) -> None:
+        if self.offset == 0:
+            raise ImportFailure(f"{self.label} is empty")
+        try:
+            self.decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ImportFailure(f"{self.label} is not UTF-8 text (it ends inside a character)") from None
+
+
 def _scan_csv(path: Path, label: str = "") -> tuple[int, bool]:
     """Check the file is UTF-8 text; return an upper bound of its lines and whether it is plain text
     (SheetRows.plain_text), reading 1 MiB at a time."""
-    label = label or path.name
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    check = _TextCheck(label or path.name)
     lines = 0
-    offset = 0
     last = b""
-    plain = True
     with path.open("rb") as f:
         while chunk := f.read(INFLATE_CHUNK):
-            plain = plain and _plain(chunk, offset)
-            if b"\x00" in chunk:
-                raise ImportFailure(f"{label} is not a text file (it holds NUL bytes)")
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                raise ImportFailure(
-                    f"{label} is not UTF-8 text (byte {offset + exc.start}); save it as 'CSV UTF-8'"
-                ) from None
+            check.chunk(chunk)
             lines += chunk.count(b"\n")
-            offset += len(chunk)
             last = chunk[-1:]
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise ImportFailure(f"{label} is not UTF-8 text (it ends inside a character)") from None
-    if offset == 0:
-        raise ImportFailure(f"{label} is empty")
-    return lines + (0 if last == b"\n" else 1), plain
+    check.end()
+    return lines + (0 if last == b"\n" else 1), check.plain_text[0]
 
 
 def _csv_dialect(header_line: str) -> str:
@@ -546,14 +564,11 @@ def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
 
 class _CheckedPipe(io.RawIOBase):
     """The bytes of a file descriptor (a pipe the fetch writes into), checked as _scan_csv checks a
-    whole file (UTF-8, no NUL, not empty), with the same reasons, as they pass."""
+    whole file (_TextCheck: the same checks and reasons), as they pass."""
 
     def __init__(self, fd: int, label: str) -> None:
         self.fd = fd
-        self.label = label
-        self.decoder = codecs.getincrementaldecoder("utf-8")()
-        self.offset = 0
-        self.plain_text = [True]  # SheetRows.plain_text, as the bytes pass
+        self.check = _TextCheck(label)
 
     def readable(self) -> bool:
         return True
@@ -561,26 +576,9 @@ class _CheckedPipe(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         chunk = os.read(self.fd, len(buffer))
         if not chunk:
-            if self.offset == 0:
-                raise ImportFailure(f"{self.label} is empty")
-            try:
-                self.decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                raise ImportFailure(f"{self.label} is not UTF-8 text (it ends inside a character)") from None
+            self.check.end()
             return 0
-        if self.plain_text[0] and not _plain(chunk, self.offset):
-            self.plain_text[0] = False
-        if b"\x00" in chunk:
-            raise ImportFailure(f"{self.label} is not a text file (it holds NUL bytes)")
-        try:
-            # ASCII is UTF-8 (no need to decode it twice) unless it follows an unfinished character
-            if not chunk.isascii() or self.decoder.getstate()[0]:
-                self.decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            raise ImportFailure(
-                f"{self.label} is not UTF-8 text (byte {self.offset + exc.start}); save it as 'CSV UTF-8'"
-            ) from None
-        self.offset += len(chunk)
+        self.check.chunk(chunk)
         size = len(chunk)
         buffer[:size] = chunk
         return size
@@ -603,7 +601,7 @@ def read_csv_stream(fd: int, label: str, *, max_records: int = MAX_RECORDS) -> S
     file_header = next(csv.reader([header_line], delimiter=sep))
     index = map_header(file_header)
     rows = _limited(_stream_records(text, sep, label, skipped + 1), max_records)
-    return _csv_sheet(rows, index, file_header, skipped, label, checked.plain_text)
+    return _csv_sheet(rows, index, file_header, skipped, label, checked.check.plain_text)
 
 
 def _stream_records(text: io.TextIOWrapper, sep: str, label: str, lines_before: int) -> Iterator[list[str]]:
