@@ -108,6 +108,15 @@ def variant_rows() -> list[list[str]]:
     return rows
 
 
+def content(dialect: str, blocks: list[Any]) -> Any:
+    """What the blocks write, in order (where one block ends and the next begins does not matter; a
+    SQLite block holds whole rows)."""
+    if dialect == "postgresql":
+        return b"".join(blocks)
+    assert all(len(block) % len(calldata_repo._ROW_COLUMNS) == 0 for block in blocks)
+    return [value for block in blocks for value in block]
+
+
 def slow(
     dialect: str, rows: list[list[str]], existing: set[str], refuse: dict[str, str]
 ) -> tuple[Any, Tally]:
@@ -116,7 +125,7 @@ def slow(
         map(SHAPE, rows), existing_numbers=existing, refuse_number=refuse, tally=tally, first_line=2
     )
     blocks = list(calldata_repo.bulk_blocks(dialect, CAMPAIGN, records_, import_task_id="77", now_ms=1000))
-    return blocks, tally
+    return content(dialect, blocks), tally
 
 
 def fast(
@@ -141,7 +150,7 @@ def fast(
             plain_text=plain_text,
         )
     )
-    return blocks, tally
+    return content(dialect, blocks), tally
 
 
 def plain(cell: str) -> bool:
@@ -149,9 +158,15 @@ def plain(cell: str) -> bool:
     return all(ch in "\r\n" or (" " <= ch <= "~" and ch != "\\") for ch in cell)
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 4, 500])
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
-def test_fast_path_gives_what_the_slow_path_gives(dialect: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_path_gives_what_the_slow_path_gives(
+    dialect: str, chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the size of the chunks (one row: each decided by _Chunks.whole when it can), the same
+    rows, counts and reasons as the slow path."""
     monkeypatch.setattr(calldata_repo, "_BULK_BLOCK_ROWS", 97)  # several blocks, and a last short one
+    monkeypatch.setattr(fastrows, "CHUNK_ROWS", chunk_rows)
     rows = variant_rows()
     existing = {"13700000001", "13800000001", "13900000000"}
     refuse = {"13700000002": "blacklisted", "013800000006": "blacklisted (second number)", "*#123": "no"}
@@ -203,7 +218,7 @@ def test_the_common_rows_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr("outdial.imports.pipeline.validate_file_row", spy)
     blocks, tally = fast("postgresql", [*common, odd], set(), {})
     assert tally.stored == 4 and validated == [SHAPE(odd)]
-    assert b'\t[["13800000003","SI",0],["013800000003",null,60]]\t' in blocks[0]
+    assert b'\t[["13800000003","SI",0],["013800000003",null,60]]\t' in blocks
 
 
 @pytest.mark.parametrize("cell", [c for c in CALLED if c.startswith('[{"')])
@@ -285,7 +300,7 @@ def test_a_workbook_in_the_template_layout_takes_the_fast_path_with_the_same_res
         )
     )
     assert fast_tally == slow_tally
-    assert fast_blocks == slow_blocks
+    assert content(dialect, fast_blocks) == content(dialect, slow_blocks)
     # The template's plain form with number, date and text cells: decided by the fast path alone
     assert not [cells for cells in validated if cells[1] == CALLED[0]]
     assert len(validated) < len(rows)
@@ -302,3 +317,126 @@ def test_a_workbook_in_another_layout_has_no_fast_path(tmp_path: Path) -> None:
     sheet = read_rows(path)
     assert sheet.raw_rows is None
     assert list(sheet.rows) == [["s1", "13800000001", None, None, None, None]]
+
+
+def common_rows(count: int, start: int = 13500000000) -> list[list[str]]:
+    """Rows every check accepts as they stand, in the forms a file's rows commonly take."""
+    rows = []
+    for i in range(count):
+        number = str(start + i)
+        called = [
+            f'[{{"calledNo":"{number}"}}]',
+            f'[{{"calledNo":"{number}","type":"SI"}},{{"calledNo":"0{number}","delayTime":"60"}}]',
+            f'[{{"calledNo":"{number}"}},{{"calledNo":"1{number}"}},{{"calledNo":"2{number}","delayTime":5}}]',
+            f'[{{"calledNo":"*#{number}"}}]',
+            number,
+            f"[{{'calledNo':'{number}'}}]",
+        ][i % 6]
+        recycle = ["", "2026-11-24 09:00:00", "2026-11-25 18:30:00"][i % 3]
+        if i % 4 == 0:
+            rows.append(["", called, "", "", "", recycle])
+        else:
+            rows.append([f"S{i}", called, "4008001000", f'{{"iSales":{{"n":"{i}"}}}}', f"batch {i % 7}", recycle])
+    return rows
+
+
+def spy_row_by_row(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The first line of each chunk that _Chunks.whole did not take (decided row by row instead)."""
+    first_lines: list[int] = []
+    real = fastrows._Chunks.one_by_one
+
+    def one_by_one(self: Any, rows: list[list[str]], first_line: int) -> Any:
+        first_lines.append(first_line)
+        return real(self, rows, first_line)
+
+    monkeypatch.setattr(fastrows._Chunks, "one_by_one", one_by_one)
+    return first_lines
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_chunks_of_common_rows_are_decided_column_by_column(
+    dialect: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = common_rows(1234)  # 3 chunks, the last short
+    row_by_row = spy_row_by_row(monkeypatch)
+    existing, refuse = {"13000000000"}, {"13000000001": "blacklisted"}
+    fast_result = fast(dialect, rows, existing, refuse, plain_text=[True])
+    assert row_by_row == []
+    assert fast_result == slow(dialect, rows, existing, refuse)
+    assert fast_result[1].stored == 1234
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_chunk_with_a_row_not_stored_as_it_stands_is_decided_row_by_row(
+    dialect: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only that chunk: the chunks before and after it are still decided together, and the result is
+    the slow path's (reasons, line numbers, which of two repeats is stored)."""
+    monkeypatch.setattr(fastrows, "CHUNK_ROWS", 10)
+    rows = common_rows(60)
+    rows[13][4] = "a.b"  # chunk 2 (lines 12-21 with first_line=2): a character customField refuses
+    rows[35][1] = rows[31][1]  # chunk 4: a number twice in one chunk
+    rows[52][1] = rows[2][1]  # chunk 6: a number an earlier chunk stored
+    row_by_row = spy_row_by_row(monkeypatch)
+    fast_result = fast(dialect, rows, set(), {})
+    assert row_by_row == [12, 32, 52]
+    assert fast_result == slow(dialect, rows, set(), {})
+    assert [(line, kind) for line, kind, _ in fast_result[1].failures] == [
+        (15, "invalid"),
+        (37, "duplicate"),
+        (54, "duplicate"),
+    ]
+
+
+WHOLE_REFUSES = {
+    "a row of five cells": lambda rows: rows[3].pop(),
+    "a row of seven cells": lambda rows: rows[3].append(""),
+    "sessionId too long": lambda rows: rows[3].__setitem__(0, "s" * 33),
+    "caller too long": lambda rows: rows[3].__setitem__(2, "1" * 25),
+    "callData too long": lambda rows: rows[3].__setitem__(3, "d" * 1025),
+    "customField too long": lambda rows: rows[3].__setitem__(4, "c" * 201),
+    "customField forbidden character": lambda rows: rows[3].__setitem__(4, "a;b"),
+    "a non-ASCII cell": lambda rows: rows[3].__setitem__(3, "数据"),
+    "a backslash": lambda rows: rows[3].__setitem__(0, "a\\b"),
+    "a tab": lambda rows: rows[3].__setitem__(3, "a\tb"),
+    "a line break": lambda rows: rows[3].__setitem__(3, "a\nb"),
+    "a carriage return": lambda rows: rows[3].__setitem__(2, "1\r2"),
+    "a bad recycleTime": lambda rows: rows[3].__setitem__(5, "2026-02-30 09:00:00"),
+    "calledNo too long": lambda rows: rows[3].__setitem__(1, '[{"calledNo":"' + "1" * 25 + '"}]'),
+    "calledNo with a letter": lambda rows: rows[3].__setitem__(1, '[{"calledNo":"12a"}]'),
+    "calledNo empty": lambda rows: rows[3].__setitem__(1, '[{"calledNo":""}]'),
+    "called empty": lambda rows: rows[3].__setitem__(1, ""),
+    "called of unicode digits": lambda rows: rows[3].__setitem__(1, '[{"calledNo":"١٢٣"}]'),
+    "a number twice in a cell": lambda rows: rows[3].__setitem__(
+        1, '[{"calledNo":"13900000001"},{"calledNo":"13900000001"}]'
+    ),
+    "a delay over 7200": lambda rows: rows[3].__setitem__(1, '[{"calledNo":"139","delayTime":"7201"}]'),
+    "a number twice in the chunk": lambda rows: rows[3].__setitem__(1, rows[5][1]),
+    "a number seen before": lambda rows: rows[3].__setitem__(1, "13000000000"),
+    "a blacklisted number": lambda rows: rows[3].__setitem__(1, "13000000001"),
+    "a blacklisted second number": lambda rows: rows[3].__setitem__(
+        1, '[{"calledNo":"13900000002"},{"calledNo":"13000000001"}]'
+    ),
+}
+
+
+# Characters a file that is plain text (SheetRows.plain_text) cannot hold, so never met with the flag
+NOT_IN_PLAIN_TEXT = {"a non-ASCII cell", "a backslash", "a tab", "called of unicode digits"}
+
+
+@pytest.mark.parametrize(
+    ("why", "plain_text"),
+    [(why, plain) for why in WHOLE_REFUSES for plain in (False, True) if not (plain and why in NOT_IN_PLAIN_TEXT)],
+)
+def test_whole_leaves_a_chunk_with_any_row_it_cannot_store_as_it_stands(why: str, plain_text: bool) -> None:
+    """_Chunks.whole declines (returning None, counting nothing and remembering no number) a chunk with
+    one row that is refused, repeated or needs a character check; row by row, the slow path decides it."""
+    rows = common_rows(12)
+    sorter = RowSorter({"13000000000"}, {"13000000001": "blacklisted"}, Tally())
+    chunks = fastrows._Chunks(False, CAMPAIGN, SHAPE, sorter, "77", 1000, [plain_text])
+    assert chunks.whole([list(row) for row in rows]) is not None  # the rows as they are: taken
+    sorter = RowSorter({"13000000000"}, {"13000000001": "blacklisted"}, Tally())
+    chunks = fastrows._Chunks(False, CAMPAIGN, SHAPE, sorter, "77", 1000, [plain_text])
+    WHOLE_REFUSES[why](rows)
+    assert chunks.whole(rows) is None
+    assert sorter.seen == {"13000000000"} and sorter.tally == Tally()
