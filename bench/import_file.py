@@ -1,7 +1,8 @@
 """Import a call data file end to end: a file server on loopback (asyncssh SFTP), the signed API
 (addServer, uploadFileServer), and the real import worker (fetch, read, validate, de-duplicate, store in
 one transaction) on SQLite and on PostgreSQL. Also times a bare read of the same file with the same reader
-(outdial.imports.readers), the floor the import cannot beat.
+(outdial.imports.readers) and a bare store of the same rows (bulk_insert_blocks alone, committed): the
+floors on the two sides of the import, which runs them side by side on the two cores.
 
     .venv/bin/python bench/import_file.py                       # 500,000 rows, .xlsx and .csv, SQLite
     .venv/bin/python bench/import_file.py --pg postgresql://postgres@127.0.0.1:5432/test
@@ -181,6 +182,16 @@ class OpenSshServer:
 
 
 def peak_mb() -> float:
+    """This process's peak resident memory. VmHWM where there is /proc: ru_maxrss keeps, across exec,
+    the peak of the process it was forked from (the driver, after writing a 500,000-row workbook, had
+    held ~590 MB, and every measurement showed that)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -193,6 +204,48 @@ def child_read(path: Path) -> dict[str, Any]:
     count = sum(1 for _ in sheet.rows)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {"rows": count, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb()}
+
+
+def child_store(db_url: str, path: Path) -> dict[str, Any]:
+    """The same rows written alone (the floor on the database's side): the file's blocks, made before
+    the clock starts, written by bulk_insert_blocks as the import writes them (multi-row INSERTs on
+    SQLite, COPY on PostgreSQL, whose own CPU is not in "cpu s"), and committed."""
+    from outdial.calldata import repository as calldata_repo
+    from outdial.imports import fastrows
+    from outdial.imports.pipeline import RowSorter, Tally
+    from outdial.imports.readers import read_rows
+
+    gc.disable()
+    db, schema = _database(db_url)
+    try:
+        campaign = calldata_repo.LockedCampaign(1, 1, 0, 0, 0, "UTC", None)
+        sheet = read_rows(path)
+        assert sheet.raw_rows is not None and sheet.shape is not None
+        tally = Tally()
+        blocks = list(
+            fastrows.sorted_blocks(
+                db.engine.dialect.name,
+                campaign,
+                sheet.raw_rows,
+                sheet.shape,
+                RowSorter(set(), {}, tally),
+                first_line=sheet.first_line,
+                import_task_id="bench",
+                now_ms=1,
+                plain_text=sheet.plain_text,
+            )
+        )
+        start, cpu_start = time.perf_counter(), time.process_time()
+        with db.write() as conn:
+            calldata_repo.bulk_insert_blocks(
+                conn, blocks, campaign=campaign, import_task_id="bench", now_ms=1, large=True
+            )
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        return {"rows": tally.stored, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb()}
+    finally:
+        db.dispose()
+        if schema:
+            _drop_schema(db_url, schema)
 
 
 def _database(url: str) -> tuple[Any, str]:
@@ -331,6 +384,8 @@ def main() -> None:
         kind, *rest = args.child
         if kind == "read":
             result = child_read(Path(rest[0]))
+        elif kind == "store":
+            result = child_store(rest[0], Path(rest[1]))
         else:
             result = child_import(rest[0], json.loads(rest[1]), rest[2], int(rest[3]))
         print(json.dumps(result))
@@ -361,6 +416,10 @@ def _measure(args: argparse.Namespace, files: dict[str, Path], server: SftpServe
         f"\n{'what':<34} {'rows':>8} {'seconds':>8} {'cpu s':>6} {'rows/s':>9} {'peak MB':>8} {'vs read':>8}"
         f" {'child cpu / MB':>15}   fetch / open / read+validate+store s (cpu s)"
     )
+    for backend in backends:  # the floor on the database's side: the same rows written alone
+        stores = [run_child("store", backend, str(next(iter(files.values())))) for _ in range(args.repeat)]
+        name = "sqlite" if backend == "sqlite" else "postgresql"
+        print(_line(f"bare store, {name}", min(stores, key=lambda r: r["seconds"]), None))
     for fmt, path in files.items():
         reads = [run_child("read", str(path)) for _ in range(args.repeat)]
         floor = min(reads, key=lambda r: r["seconds"])
