@@ -186,6 +186,7 @@ _BULK_BLOCK_ROWS = 5000
 _SQLITE_ROWS_PER_INSERT = 100
 _SQLITE_FEW_ROWS_PER_INSERT = 80  # x 12 parameters: within SQLite's old limit of 999
 _SQLITE_IMPORT_CACHE_KIB = 64 * 1024
+_INSERT_VALUES = f"INSERT INTO call_data ({', '.join(_BULK_COLUMNS)}) VALUES "  # then the rows' (...)
 
 
 def _copy_value(text: str | None) -> str:
@@ -196,12 +197,17 @@ def _copy_value(text: str | None) -> str:
     return text
 
 
+def copy_line_ends(campaign: LockedCampaign, import_task_id: str | None, now_ms: int) -> tuple[str, str]:
+    """The COPY line's text before the row's own values (campaign_id, vdn_id) and after them
+    (next_due_at, import_task_id, created_at, the newline): the same for every row of an import."""
+    return f"{campaign.id}\t{campaign.vdn_id}\t", f"\t{now_ms}\t{_copy_value(import_task_id)}\t{now_ms}\n"
+
+
 def _copy_lines(
     campaign: LockedCampaign, records: Iterable[CallRecord], import_task_id: str | None, now_ms: int
 ) -> Iterator[str]:
     """The rows of _bulk_rows as COPY text lines."""
-    head = f"{campaign.id}\t{campaign.vdn_id}\t"
-    tail = f"\t{now_ms}\t{_copy_value(import_task_id)}\t{now_ms}\n"
+    head, tail = copy_line_ends(campaign, import_task_id, now_ms)
     recycle_at = _LocalTimes(campaign.timezone)
     text, null = _copy_value, "\\N"
     for r in records:
@@ -293,9 +299,8 @@ def _sqlite_insert_file(
     task = "NULL" if import_task_id is None else "'" + import_task_id.replace("'", "''") + "'"
     same = f"{int(campaign.id)}, {int(campaign.vdn_id)}"
     one = f"({same}, {', '.join('?' for _ in _ROW_COLUMNS)}, {int(now_ms)}, {task}, {int(now_ms)})"
-    insert = f"INSERT INTO call_data ({', '.join(_BULK_COLUMNS)}) VALUES "
     width, rows_per = len(_ROW_COLUMNS), _SQLITE_ROWS_PER_INSERT
-    full, step = insert + ",".join([one] * rows_per), width * rows_per
+    full, step = _INSERT_VALUES + ",".join([one] * rows_per), width * rows_per
     # A larger page cache meanwhile: with SQLite's default (2 MB) the pages still being filled (the last
     # leaf of the table and of each index) are spilled to the WAL again and again before the commit
     # (~0.3 s per 500,000 rows). Given back afterwards: the connection returns to the pool.
@@ -307,7 +312,7 @@ def _sqlite_insert_file(
             for start in range(0, whole, step):
                 execute(full, block[start : start + step])
             if whole < len(block):
-                execute(insert + ",".join([one] * ((len(block) - whole) // width)), block[whole:])
+                execute(_INSERT_VALUES + ",".join([one] * ((len(block) - whole) // width)), block[whole:])
     finally:
         execute(f"PRAGMA cache_size={int(cache_pages)}")
 
@@ -334,7 +339,7 @@ def _sqlite_insert_few(
 @functools.lru_cache(maxsize=_SQLITE_FEW_ROWS_PER_INSERT)
 def _insert_statement(rows: int) -> str:
     one = "(" + ", ".join("?" for _ in _BULK_COLUMNS) + ")"
-    return f"INSERT INTO call_data ({', '.join(_BULK_COLUMNS)}) VALUES " + ", ".join([one] * rows)
+    return _INSERT_VALUES + ", ".join([one] * rows)
 
 
 def get_record(conn: Connection, campaign_id: int, data_id: int) -> Row | None:

@@ -161,8 +161,7 @@ class _Chunks:
     ) -> None:
         self.pg, self.shape, self.sorter, self.plain = pg, shape, sorter, plain
         self.null = "\\N" if pg else None
-        self.head = f"{campaign.id}\t{campaign.vdn_id}\t"
-        self.tail = f"\t{now_ms}\t{calldata_repo._copy_value(import_task_id)}\t{now_ms}\n"
+        self.head, self.tail = calldata_repo.copy_line_ends(campaign, import_task_id, now_ms)
         self.recycle_at = calldata_repo._LocalTimes(campaign.timezone)
         self.good_times: set[str] = set()
         # The repository's own formatter for the rows that take the slow path: one generator kept

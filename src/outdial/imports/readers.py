@@ -478,7 +478,7 @@ def _csv_records(path: Path, sep: str, label: str = "", header_at: int = 0) -> I
         reader = csv.reader(f, delimiter=sep)
 
         def failure(exc: csv.Error) -> ImportFailure:
-            return ImportFailure(f"{label}: line {reader.line_num} is not valid CSV ({exc})")
+            return _not_valid_csv(label, reader.line_num, exc)
 
         try:
             # By count, not by content: a line before the header such as " ," is blank to the header's
@@ -488,6 +488,10 @@ def _csv_records(path: Path, sep: str, label: str = "", header_at: int = 0) -> I
         except csv.Error as exc:
             raise failure(exc) from None
         yield from _without_trailing_blanks(reader, failure)
+
+
+def _not_valid_csv(label: str, line: int, exc: csv.Error) -> ImportFailure:
+    return ImportFailure(f"{label}: line {line} is not valid CSV ({exc})")
 
 
 def _without_trailing_blanks(
@@ -609,7 +613,7 @@ def _stream_records(text: io.TextIOWrapper, sep: str, label: str, lines_before: 
     reader = csv.reader(text, delimiter=sep)
 
     def failure(exc: csv.Error) -> ImportFailure:
-        return ImportFailure(f"{label}: line {reader.line_num + lines_before} is not valid CSV ({exc})")
+        return _not_valid_csv(label, reader.line_num + lines_before, exc)
 
     return _without_trailing_blanks(reader, failure)
 
