@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Call data limits of the documents
     max_unfinished_per_campaign: int = 200_000
     max_records_per_file: int = 500_000
+    # Address space an import's reading process may use beyond what it inherits (MiB): a file whose
+    # reading needs more fails its task instead of exhausting the machine (imports/forked.py).
+    import_memory_mb: int = 2048
 
     # Encrypts secrets at rest (SKs, file-server passwords and keys). Empty: a key file in data_dir.
     secret_key: str = ""

@@ -71,6 +71,20 @@ def csv_bytes(rows: list[list[Any]], header: list[str] = TEMPLATE_HEADER) -> byt
     return text.getvalue().encode("utf-8-sig")
 
 
+def far_cell_xlsx(row: int, column: int) -> bytes:
+    """A few KB of workbook: one good record, and one cell at (row, column), 0-based. Calamine makes the
+    sheet one dense grid from its first cell to its last, so the far cell alone costs
+    (row + 1) x (column + 1) cells of memory."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, TEMPLATE_HEADER)
+    sheet.write_string(1, 1, '[{"calledNo": "13800000001"}]')
+    sheet.write_string(row, column, "x")
+    book.close()
+    return buffer.getvalue()
+
+
 def zip_bomb() -> bytes:
     """A 'workbook' whose one part inflates 64 MiB of zeros from ~64 KiB (ratio ~1000)."""
     buffer = io.BytesIO()

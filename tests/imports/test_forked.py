@@ -23,14 +23,14 @@ from outdial.imports.forked import CAN_FORK, ForkedStream
 
 pytestmark = pytest.mark.skipif(not CAN_FORK, reason="needs os.fork")
 
-Producer = Callable[[], tuple[Iterator[Any], Callable[[], Any]]]
+Producer = Callable[[Any, Any], tuple[Iterator[Any], Callable[[], Any]]]
 
 
 def counting(n: int) -> Producer:
     """Items alternate bytes and lists of tuples (pickled); the result says how many were made, so it
     can only be right if it was computed after the items, in the same process."""
 
-    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
         made = [0]
 
         def items() -> Iterator[Any]:
@@ -70,7 +70,7 @@ def test_lists_come_back_with_their_exact_types() -> None:
     """Plain lists take marshal, which knows only the exact built-in types: a list holding anything
     else (an IntEnum, a str subclass, an object) must come back as it went, by pickle."""
     items = [["a", 1, None, 2.5, "é" * 300], ["a", Kind.A], [Point(3), "b"], [Name("n")]]
-    with ForkedStream(lambda: (iter(items), lambda: None)) as stream:
+    with ForkedStream(lambda _s, _a: (iter(items), lambda: None)) as stream:
         got = list(stream)
     assert got == items
     assert [type(item[-1]) for item in got] == [str, Kind, str, Name]
@@ -80,13 +80,13 @@ def test_lists_come_back_with_their_exact_types() -> None:
 def test_a_large_stream_passes_through_the_bounded_pipe() -> None:
     # Far more than the pipe holds: the child must wait for the parent, and nothing is lost.
     block = bytes(range(256)) * 4096  # 1 MiB
-    with ForkedStream(lambda: ((block for _ in range(64)), lambda: "done")) as stream:
+    with ForkedStream(lambda _s, _a: ((block for _ in range(64)), lambda: "done")) as stream:
         total = sum(len(item) for item in stream if item == block)
     assert (total, stream.result) == (64 * len(block), "done")
 
 
 def failing(exc: BaseException, after: int = 2) -> Producer:
-    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
         def items() -> Iterator[Any]:
             yield from (b"ok" for _ in range(after))
             raise exc
@@ -113,7 +113,7 @@ def test_another_exception_of_the_child_names_it() -> None:
 
 
 def test_a_child_that_dies_without_an_answer_is_an_error() -> None:
-    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
         def items() -> Iterator[Any]:
             yield b"first"
             os.kill(os.getpid(), signal.SIGKILL)  # the child kills itself, as the OOM killer would
@@ -128,7 +128,7 @@ def test_a_child_that_dies_without_an_answer_is_an_error() -> None:
 
 
 def test_leaving_early_kills_and_reaps_the_child() -> None:
-    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
         return (b"x" * 65536 for _ in iter(int, 1)), lambda: "never"  # endless
 
     stream = ForkedStream(produce)
@@ -147,7 +147,7 @@ def test_the_child_holds_no_inherited_socket() -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen()
 
-    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
         def sockets() -> int:
             count = 0
             for name in os.listdir("/proc/self/fd"):
@@ -167,7 +167,7 @@ def test_the_child_holds_no_inherited_socket() -> None:
 
 
 def test_a_child_that_sends_nothing_for_too_long_is_stopped() -> None:
-    def produce() -> tuple[Iterator[Any], Callable[[], Any]]:
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
         def items() -> Iterator[Any]:
             time.sleep(60)  # hung, as far as the parent can tell
             yield b"late"
@@ -197,7 +197,7 @@ def test_a_killed_worker_takes_its_reader_down(tmp_path: Any) -> None:
     script.write_text(
         "import os, sys, time\n"
         "from outdial.imports.forked import ForkedStream\n"
-        "def produce():\n"
+        "def produce(state, argument):\n"
         "    return (b'x' * 65536 for _ in iter(int, 1)), lambda: None\n"
         "with ForkedStream(produce) as stream:\n"
         "    print(stream._pid, flush=True)\n"
@@ -217,3 +217,91 @@ def test_a_killed_worker_takes_its_reader_down(tmp_path: Any) -> None:
     while not _gone(reader) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(reader)
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_prepare_then_start_then_produce(fork: bool) -> None:
+    """prepare() runs first, in the child; its summary reaches the parent, which then sends the argument
+    that produce() gets together with prepare()'s state."""
+
+    def prepare() -> tuple[Any, Any]:
+        return {"opened_in": os.getpid()}, ("ready", os.getpid())
+
+    def produce(state: Any, argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
+        return iter([f"{argument}:{state['opened_in']}".encode()]), lambda: os.getpid()
+
+    with ForkedStream(produce, prepare=prepare, fork=fork) as stream:
+        word, opened_in = stream.prepared()
+        stream.start("go")
+        got = list(stream)
+    assert word == "ready"
+    assert got == [f"go:{opened_in}".encode()]
+    assert stream.result == opened_in  # prepare and produce ran in the same process
+    assert (opened_in != os.getpid()) is fork
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_failure_of_prepare_is_raised_by_prepared(fork: bool) -> None:
+    def prepare() -> tuple[Any, Any]:
+        raise ImportFailure("data.csv: the header has no called column")
+
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
+        raise AssertionError("never produced")
+
+    with pytest.raises(ImportFailure, match="no called column"), ForkedStream(produce, prepare=prepare, fork=fork) as stream:
+        stream.prepared()
+
+
+def test_leaving_before_start_ends_the_waiting_child() -> None:
+    stream = ForkedStream(lambda _s, _a: (iter(()), lambda: None))
+    with stream:
+        pid = stream._pid
+        stream.prepared()  # the child now waits for start
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped
+
+
+MiB = 1024 * 1024
+
+
+def test_the_memory_limit_counts_only_what_the_child_adds() -> None:
+    # 64 MiB beyond what it inherited is within a 128 MiB allowance, whatever the parent's own size.
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
+        block = bytearray(64 * MiB)
+        return iter([bytes(block[:8])]), lambda: len(block)
+
+    with ForkedStream(produce, memory_mb=128) as stream:
+        got = list(stream)
+    assert (got, stream.result) == ([bytes(8)], 64 * MiB)
+
+
+def test_a_child_over_its_memory_limit_fails_the_import_with_a_reason() -> None:
+    def prepare() -> tuple[Any, Any]:
+        return bytearray(256 * MiB), None  # Python's MemoryError under a 128 MiB allowance
+
+    with pytest.raises(ImportFailure) as raised, ForkedStream(lambda _s, _a: (iter(()), lambda: None), prepare=prepare, memory_mb=128) as stream:
+        stream.prepared()
+    assert "more memory than an import may use (128 MiB, OUTDIAL_IMPORT_MEMORY_MB)" in raised.value.reason
+
+
+def test_a_child_that_aborts_under_a_memory_limit_fails_the_import_with_a_reason() -> None:
+    # calamine (Rust) aborts the process when an allocation fails: SIGABRT, no answer.
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
+        def items() -> Iterator[Any]:
+            yield b"first"
+            os.abort()
+
+        return items(), lambda: "never"
+
+    with pytest.raises(ImportFailure) as raised, ForkedStream(produce, memory_mb=512) as stream:
+        list(stream)
+    assert raised.value.reason.startswith("reading the file was stopped (SIGABRT): it needs more memory")
+    assert stream._pid == 0  # reaped when its end was read
+
+
+def test_without_a_memory_limit_a_dead_child_is_named_by_its_signal() -> None:
+    def produce(_state: Any, _argument: Any) -> tuple[Iterator[Any], Callable[[], Any]]:
+        os.abort()
+
+    with pytest.raises(RuntimeError, match=r"ended without an answer \(SIGABRT\)"), ForkedStream(produce) as stream:
+        list(stream)

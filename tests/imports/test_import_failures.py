@@ -7,7 +7,17 @@ import asyncssh
 import pytest
 
 from campaigns.factories import create_campaign
-from imports.helpers import add_server, csv_bytes, dumps, run_worker, start_import, task, xlsx_bytes, zip_bomb
+from imports.helpers import (
+    add_server,
+    csv_bytes,
+    dumps,
+    far_cell_xlsx,
+    run_worker,
+    start_import,
+    task,
+    xlsx_bytes,
+    zip_bomb,
+)
 from imports.test_import_api import stored
 from outdial.client import Client
 from outdial.clock import VirtualClock
@@ -28,6 +38,10 @@ BAD_FILES = [
     ("text.xlsx", b"called\n1\n", "text.xlsx is not an .xlsx workbook"),
     ("truncated.xlsx", WORKBOOK[: len(WORKBOOK) // 2], "truncated.xlsx is a damaged .xlsx archive"),
     ("bomb.xlsx", zip_bomb(), "refused as a zip bomb"),
+    # A few KB each, but calamine's grid of the sheet would need 512 GiB (it aborts the process that
+    # asks) and 4.6 GB: the reading process stops at its memory limit, the service goes on.
+    ("farthest.xlsx", far_cell_xlsx(1_048_575, 16_383), "it needs more memory than an import may use"),
+    ("wide.xlsx", far_cell_xlsx(499_000, 300), "it needs more memory than an import may use"),
     ("header.xlsx", xlsx_bytes([["1"]], header=["phone"]), "header: unknown column 'phone'"),
     ("header.csv", b"sessionId,caller\ns1,1\n", "header: the mandatory column 'called' is missing"),
     ("headeronly.csv", b"sessionId,called\n", "has a header but no records"),
@@ -228,3 +242,25 @@ def test_blank_csv_file_name_case(
     task_id = start_import(client, campaign, sid, "UP.CSV", file_path=f"case/{campaign}")
     run_worker(ctx)
     assert task(client, clock, campaign, task_id)["succNum"] == 1
+
+
+def test_a_line_of_millions_of_cells_stops_at_the_memory_limit(
+    asyncssh_sftp: SftpTestServer,
+    client: Client,
+    ctx: AppContext,
+    clock: VirtualClock,
+    campaign: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 24 MB of commas: the csv module makes one list of 24 million cells (~190 MiB of pointers) for it.
+    monkeypatch.setattr(ctx.settings, "import_memory_mb", 128)
+    folder = f"wide/{campaign}"
+    asyncssh_sftp.put(f"{folder}/commas.csv", b"called\n13800000001" + b"," * 24_000_000 + b"\n")
+    sid = add_server(client, asyncssh_sftp)
+    task_id = start_import(client, campaign, sid, "commas.csv", file_path=folder)
+    assert run_worker(ctx) == 1
+    result = task(client, clock, campaign, task_id)
+    assert result["status"] == "3"
+    assert "it needs more memory than an import may use (128 MiB, OUTDIAL_IMPORT_MEMORY_MB)" in result["errMsg"]
+    assert stored(ctx, campaign) == []
+    import_then_check_service_still_serves(asyncssh_sftp, client, ctx, clock, campaign, sid)

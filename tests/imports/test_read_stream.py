@@ -104,6 +104,20 @@ def test_the_record_count_is_checked_as_the_rows_pass(limit: int, tmp_path: Path
         )
 
 
+@pytest.mark.parametrize("limit", [4, 5])
+def test_blank_lines_between_records_do_not_count_toward_the_limit(limit: int, tmp_path: Path) -> None:
+    # 5 records on 9 lines: past the first `limit` lines the stream must still tell blank from record.
+    data = HEADER + body(1) + b"\n,,\n" + body(2, 1) + b"\n\n" + body(2, 3) + b"\n"
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    expected = outcome_of(lambda: read_rows(path, max_records=limit))
+    assert streamed(data, limit) == expected
+    if limit == 5:
+        assert [row[0] for row in expected[2] if any(row)] == ["s0", "s1", "s2", "s3", "s4"]
+    else:
+        assert expected == "the file holds 5 records; at most 4 can be imported from one file (split the file)"
+
+
 PLAIN_FILES = {
     # name: (file, plain as a whole, plain at first)
     "plain, with a BOM": (b"\xef\xbb\xbf" + BIG, True, True),

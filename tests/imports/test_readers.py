@@ -180,6 +180,21 @@ def test_record_limit_is_checked_before_any_row(tmp_path: Path) -> None:
     assert len(read_all(path, max_records=4)[1]) == 4
 
 
+@pytest.mark.parametrize("suffix", ["xlsx", "csv"])
+def test_blank_lines_between_records_do_not_count_toward_the_limit(suffix: str, tmp_path: Path) -> None:
+    # 4 records over 7 lines after the header: two blank lines between them, one at the end.
+    called = [f'[{{"calledNo":"{i}"}}]' for i in range(4)]
+    lines: list[list[Any]] = [["called"], [called[0]], [], [called[1]], [], [called[2]], [called[3]], []]
+    path = tmp_path / f"a.{suffix}"
+    if suffix == "xlsx":
+        write_xlsx(path, lines)
+    else:
+        path.write_text("".join((line[0].replace('"', '""').join('""') if line else "") + "\n" for line in lines))
+    records = [row for row in read_all(path, max_records=4)[1] if any(row)]
+    assert [row[1] for row in records] == called
+    assert "holds 4 records; at most 3" in failure(path, max_records=3)
+
+
 def test_header_only_file_fails(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "a.xlsx", [TEMPLATE_HEADER])
     assert "no records" in failure(path)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Row
 
@@ -262,6 +262,16 @@ def _file_server(ctx: AppContext, row: Row) -> FileServer:
     )
 
 
+class _PassInput(NamedTuple):
+    """What the pass's reading process needs of the campaign, read inside the write transaction."""
+
+    dialect: str
+    campaign: calldata_repo.LockedCampaign
+    existing: set[str]  # the campaign's unfinished numbers
+    refusals: dict[str, str]  # blacklisted number -> reason
+    now: int
+
+
 def _store(
     ctx: AppContext,
     task: Row,
@@ -272,101 +282,119 @@ def _store(
 ) -> None:
     """Read, validate and insert in one pass inside the write transaction: the rows stream from the
     reader into the driver's bulk insert (COPY on PostgreSQL, whose server then works on the other core
-    while Python validates), so no list of 500,000 records is ever held. The workbook is opened before
-    the transaction (calamine loads the sheet then), so the campaign lock is held only for the pass.
+    while Python validates), so no list of 500,000 records is ever held. Everything that parses the file
+    runs in a forked child under a memory limit (see forked.py), so no file can take the service down.
+    The file is opened first, before the transaction (calamine loads the sheet then), so the campaign
+    lock is held only for the pass.
     `fetched`: the fetch's (wall, CPU) seconds, or the fetch still writing the file the rows come from."""
     piped = fetched if isinstance(fetched, _PipedFetch) else None
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects: the collector would only rescan them
-    try:
+
+    def prepare() -> tuple[SheetRows, tuple[float, float]]:
+        # In the reading process: open the file; the parent gets the time it took.
         started, cpu_started = time.perf_counter(), time.process_time()
         sheet = open_rows()
-        open_s, open_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        started, cpu_started = time.perf_counter(), time.process_time()
+        return sheet, (time.perf_counter() - started, time.process_time() - cpu_started)
+
+    def produce(sheet: SheetRows, given: _PassInput) -> tuple[Iterator[Any], Callable[[], Tally]]:
+        # In the reading process: read, validate, sort and format, in file order.
+        counted = Tally()
+        blocks: Iterator[Any]
+        if sheet.raw_rows is not None and sheet.shape is not None:  # a CSV in the template's layout
+            sorter = RowSorter(given.existing, given.refusals, counted)
+            blocks = fastrows.sorted_blocks(
+                given.dialect,
+                given.campaign,
+                sheet.raw_rows,
+                sheet.shape,
+                sorter,
+                first_line=sheet.first_line,
+                import_task_id=task.id,
+                now_ms=given.now,
+                plain_text=sheet.plain_text,
+            )
+        else:
+            records = sorted_records(
+                sheet.rows,
+                existing_numbers=given.existing,
+                refuse_number=given.refusals,
+                tally=counted,
+                first_line=sheet.first_line,
+            )
+            blocks = calldata_repo.bulk_blocks(
+                given.dialect, given.campaign, records, import_task_id=task.id, now_ms=given.now
+            )
+        return blocks, lambda: counted
+
+    try:
         limit = ctx.settings.max_unfinished_per_campaign
         tally = Tally()
-        with ctx.db.write() as conn:
-            campaign = calldata_repo.lock_campaign(conn, task.campaign_id)
-            if campaign is None or campaign.deleted_at is not None:
-                raise ImportFailure(f"campaign {task.campaign_id} no longer exists")
-            now = ctx.clock.now_ms()
-            status = effective_status(campaign.status, campaign.begin_at, campaign.end_at, now)
-            if status in (EXECUTING, COMPLETED):
-                state = "executing" if status == EXECUTING else "completed"
-                raise ImportFailure(
-                    f"campaign {task.campaign_id} is {state}: numbers can be imported only before it starts "
-                    "or while it is paused"
-                )
-            unfinished = calldata_repo.count_unfinished(conn, task.campaign_id)
-            existing = calldata_repo.unfinished_called_numbers(conn, task.campaign_id)
-            refusals = calldata_repo.blacklist_refusals_map(conn, task.vdn_id, campaign.timezone, now)
-            dialect = conn.dialect.name
-
-            def produce() -> tuple[Iterator[Any], Callable[[], Tally]]:
-                # Runs in the forked child: read, validate, sort and format, in file order.
-                counted = Tally()
-                blocks: Iterator[Any]
-                if sheet.raw_rows is not None and sheet.shape is not None:  # a CSV in the template's layout
-                    sorter = RowSorter(existing, refusals, counted)
-                    blocks = fastrows.sorted_blocks(
-                        dialect,
+        # The child reads and formats on one core while this process writes; the pipe between them is a
+        # bounded queue, so memory stays flat.
+        with ForkedStream(
+            produce,
+            prepare=prepare,
+            fork=FORK,
+            close_in_child=(piped.write_fd,) if piped is not None else (),
+            memory_mb=ctx.settings.import_memory_mb,
+        ) as stream:
+            open_s, open_cpu = stream.prepared()
+            started, cpu_started = time.perf_counter(), time.process_time()
+            with ctx.db.write() as conn:
+                campaign = calldata_repo.lock_campaign(conn, task.campaign_id)
+                if campaign is None or campaign.deleted_at is not None:
+                    raise ImportFailure(f"campaign {task.campaign_id} no longer exists")
+                now = ctx.clock.now_ms()
+                status = effective_status(campaign.status, campaign.begin_at, campaign.end_at, now)
+                if status in (EXECUTING, COMPLETED):
+                    state = "executing" if status == EXECUTING else "completed"
+                    raise ImportFailure(
+                        f"campaign {task.campaign_id} is {state}: numbers can be imported only before it "
+                        "starts or while it is paused"
+                    )
+                unfinished = calldata_repo.count_unfinished(conn, task.campaign_id)
+                stream.start(
+                    _PassInput(
+                        conn.dialect.name,
                         campaign,
-                        sheet.raw_rows,
-                        sheet.shape,
-                        sorter,
-                        first_line=sheet.first_line,
-                        import_task_id=task.id,
-                        now_ms=now,
-                        plain_text=sheet.plain_text,
+                        calldata_repo.unfinished_called_numbers(conn, task.campaign_id),
+                        calldata_repo.blacklist_refusals_map(conn, task.vdn_id, campaign.timezone, now),
+                        now,
                     )
-                else:
-                    records = sorted_records(
-                        sheet.rows,
-                        existing_numbers=existing,
-                        refuse_number=refusals,
-                        tally=counted,
-                        first_line=sheet.first_line,
-                    )
-                    blocks = calldata_repo.bulk_blocks(
-                        dialect, campaign, records, import_task_id=task.id, now_ms=now
-                    )
-                return blocks, lambda: counted
-
-            # The child reads and formats on one core while this process writes (see forked.py); the
-            # pipe between them is a bounded queue, so memory stays flat.
-            close_in_child = (piped.write_fd,) if piped is not None else ()
-            with ForkedStream(produce, fork=FORK, close_in_child=close_in_child) as stream:
+                )
                 calldata_repo.bulk_insert_blocks(
                     conn, stream, campaign=campaign, import_task_id=task.id, now_ms=now, large=True
                 )
-            tally = stream.result
-            if piped is not None:
-                piped.finish()  # the whole file arrived: else its failure rolls the rows back
-            if unfinished + tally.stored > limit:  # raising rolls the rows back
-                raise ImportFailure(
-                    f"the campaign holds {unfinished} unfinished numbers; the {tally.stored} new numbers of "
-                    f"this file would pass the limit of {limit}; nothing was imported"
+                tally = stream.result
+                if piped is not None:
+                    piped.finish()  # the whole file arrived: else its failure rolls the rows back
+                if unfinished + tally.stored > limit:  # raising rolls the rows back
+                    raise ImportFailure(
+                        f"the campaign holds {unfinished} unfinished numbers; the {tally.stored} new numbers "
+                        f"of this file would pass the limit of {limit}; nothing was imported"
+                    )
+                repo.insert_failures(conn, task.id, tally.failures)
+                done = repo.finish_task(
+                    conn,
+                    task.id,
+                    owner,
+                    status=im.IMPORTED,
+                    now_ms=ctx.clock.now_ms(),
+                    succ=tally.stored,
+                    repeat=tally.repeat,
+                    fail=tally.fail,
                 )
-            repo.insert_failures(conn, task.id, tally.failures)
-            done = repo.finish_task(
-                conn,
-                task.id,
-                owner,
-                status=im.IMPORTED,
-                now_ms=ctx.clock.now_ms(),
-                succ=tally.stored,
-                repeat=tally.repeat,
-                fail=tally.fail,
-            )
-            if not done:
-                raise ImportFailure("the import's claim expired before it finished; nothing was stored")
-            if tally.stored:
-                after_commit(conn, ctx.wakeup("engine").set)
+                if not done:
+                    raise ImportFailure("the import's claim expired before it finished; nothing was stored")
+                if tally.stored:
+                    after_commit(conn, ctx.wakeup("engine").set)
     finally:
         if gc_was_enabled:
             gc.enable()
     store_s, store_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    # A piped fetch ran beside the open and the pass (its CPU is in theirs too).
+    # A piped fetch ran beside the open and the pass (its CPU is in theirs too). The open's CPU is the
+    # reading process's.
     if isinstance(fetched, _PipedFetch):
         fetched = fetched.seconds
     seconds = {"fetch": fetched[0], "open": open_s, "store": store_s}

@@ -350,7 +350,10 @@ def _read_xlsx(path: Path, max_records: int, label: str = "") -> SheetRows:
     index = map_header(file_header)
     records = end[0] - header_at  # the sheet's range ends at its last non-empty line
     if records > max_records:
-        raise _count_error(records, max_records)
+        # Lines, not records: a blank line between records is none. Counted only when it matters.
+        records = sum(1 for row in islice(sheet.iter_rows(), header_at + 1, None) if any(c != "" for c in row))
+        if records > max_records:
+            raise _count_error(records, max_records)
     if records <= 0:
         raise ImportFailure(f"{label} has a header but no records")
     shape = _row_shaper(index, len(file_header))
@@ -495,17 +498,19 @@ def _not_valid_csv(label: str, line: int, exc: csv.Error) -> ImportFailure:
 
 
 def _without_trailing_blanks(
-    reader: Any, failure: Callable[[csv.Error], ImportFailure]
+    reader: Any, failure: Callable[[csv.Error], ImportFailure], blanks: list[int] | None = None
 ) -> Iterator[list[str]]:
     """The csv reader's rows, a blank one as [], except the blank rows at the end; a csv.Error becomes
-    failure(error). One generator between the csv module and the import (each layer costs ~0.03 s per
-    500,000 rows)."""
+    failure(error). `blanks[0]` counts the blank rows given so far. One generator between the csv module
+    and the import (each layer costs ~0.03 s per 500,000 rows)."""
     pending = 0
+    given = blanks if blanks is not None else [0]
     try:
         for row in reader:
             if not row or not any(row):
                 pending += 1
                 continue
+            given[0] += pending
             while pending:
                 pending -= 1
                 yield []
@@ -557,7 +562,7 @@ def _read_csv(path: Path, max_records: int, label: str = "") -> SheetRows:
     index = map_header(file_header)
     if line_bound - 1 - skipped > max_records:
         # Only an upper bound (quoted cells may span lines): count the records themselves.
-        count = sum(1 for _ in _csv_records(path, sep, label, skipped))
+        count = sum(1 for row in _csv_records(path, sep, label, skipped) if row)  # a blank line is none
         if count > max_records:
             raise _count_error(count, max_records)
     return _csv_sheet(_csv_records(path, sep, label, skipped), index, file_header, skipped, label, [plain])
@@ -604,28 +609,36 @@ def read_csv_stream(fd: int, label: str, *, max_records: int = MAX_RECORDS) -> S
     sep = _csv_dialect(header_line)
     file_header = next(csv.reader([header_line], delimiter=sep))
     index = map_header(file_header)
-    rows = _limited(_stream_records(text, sep, label, skipped + 1), max_records)
+    blanks = [0]
+    rows = _limited(_stream_records(text, sep, label, skipped + 1, blanks), max_records, blanks)
     return _csv_sheet(rows, index, file_header, skipped, label, checked.check.plain_text)
 
 
-def _stream_records(text: io.TextIOWrapper, sep: str, label: str, lines_before: int) -> Iterator[list[str]]:
-    """_csv_records for a stream positioned after the header line."""
+def _stream_records(
+    text: io.TextIOWrapper, sep: str, label: str, lines_before: int, blanks: list[int]
+) -> Iterator[list[str]]:
+    """_csv_records for a stream positioned after the header line; blanks[0] counts the blank rows."""
     reader = csv.reader(text, delimiter=sep)
 
     def failure(exc: csv.Error) -> ImportFailure:
         return _not_valid_csv(label, reader.line_num + lines_before, exc)
 
-    return _without_trailing_blanks(reader, failure)
+    return _without_trailing_blanks(reader, failure, blanks)
 
 
-def _limited(rows: Iterator[list[str]], max_records: int) -> Iterator[list[str]]:
-    """The rows, failing once more than max_records came (the reason gives the file's count: the rest
-    is counted, not kept). The rows pass through C (islice, chain), not through another generator."""
-    return chain(islice(rows, max_records), _over_limit(rows, max_records))
+def _limited(rows: Iterator[list[str]], max_records: int, blanks: list[int]) -> Iterator[list[str]]:
+    """The rows, failing once more than max_records records came (blank rows are none; the reason gives
+    the file's count: the rest is counted, not kept). The first max_records rows pass through C (islice,
+    chain), not through another generator."""
+    return chain(islice(rows, max_records), _over_limit(rows, max_records, blanks))
 
 
-def _over_limit(rest: Iterator[list[str]], max_records: int) -> Iterator[list[str]]:
-    """Nothing, or the count error if any row is left after the first max_records."""
-    if next(rest, None) is not None:
-        raise _count_error(max_records + 1 + sum(1 for _ in rest), max_records)
-    yield from ()
+def _over_limit(rest: Iterator[list[str]], max_records: int, blanks: list[int]) -> Iterator[list[str]]:
+    """The rows after the first max_records (there are some only when blank rows were among those), or
+    the count error once the records pass max_records."""
+    given = max_records
+    for row in rest:
+        given += 1
+        if given - blanks[0] > max_records:
+            raise _count_error(given - blanks[0] + sum(1 for later in rest if later), max_records)
+        yield row
