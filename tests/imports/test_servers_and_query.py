@@ -9,6 +9,7 @@ import pytest
 
 from campaigns.factories import create_campaign
 from imports.helpers import add_server, csv_bytes, dumps, run_worker, start_import
+from outdial.calldata.records import validate_file_row
 from outdial.client import Client
 from outdial.clock import VirtualClock
 from outdial.context import AppContext
@@ -209,3 +210,33 @@ def test_failures_of_another_vdn_are_hidden(
         {"line": 3, "kind": "duplicate", "reason": "called: 1 is already in the campaign or the file"}
     ]
     assert client_vdn2.import_failures(2, done).code == "02000007"
+
+
+def test_failed_rows_keep_their_reasons_exactly_and_come_in_pages(
+    asyncssh_sftp: SftpTestServer, client: Client, ctx: AppContext
+) -> None:
+    """Reasons quote the file's cells, with backslashes (COPY's escape character on PostgreSQL) and
+    non-ASCII text: they come back exactly as the validator wrote them, in line order, page by page."""
+    campaign = create_campaign(client, initStatus=1)
+    odd = ["13\t80", "13\\80", "13\n80", "1380é", "13\\N"]
+    cells = [[None, dumps([{"calledNo": number}])] for number in odd]
+    rows = cells[:2] + [[None, dumps([{"calledNo": "1"}])]] + cells[2:] + [[None, dumps([{"calledNo": "1"}])]]
+    asyncssh_sftp.put(f"f/{campaign}/odd.csv", csv_bytes(rows))
+    task_id = start_import(client, campaign, add_server(client, asyncssh_sftp), "odd.csv", file_path=f"f/{campaign}")
+    run_worker(ctx)
+
+    def reason(cells: list[Any]) -> str:
+        result = validate_file_row([*cells, None, None, None, None])
+        assert isinstance(result, str)
+        return result
+
+    expected = [
+        {"line": 2, "kind": "invalid", "reason": reason(cells[0])},
+        {"line": 3, "kind": "invalid", "reason": reason(cells[1])},
+        *({"line": line, "kind": "invalid", "reason": reason(c)} for line, c in zip((5, 6, 7), cells[2:], strict=True)),
+        {"line": 8, "kind": "duplicate", "reason": "called: 1 is already in the campaign or the file"},
+    ]
+    assert "\\" in expected[1]["reason"] and "é" in expected[3]["reason"]
+    pages = [client.import_failures(1, task_id, offset=offset, limit=2) for offset in (0, 2, 4, 6)]
+    assert all(page.ok and page.body["total"] == 6 for page in pages)
+    assert [item for page in pages for item in page.body["data"]] == expected

@@ -189,7 +189,8 @@ _SQLITE_IMPORT_CACHE_KIB = 64 * 1024
 _INSERT_VALUES = f"INSERT INTO call_data ({', '.join(_BULK_COLUMNS)}) VALUES "  # then the rows' (...)
 
 
-def _copy_value(text: str | None) -> str:
+def copy_value(text: str | None) -> str:
+    """A value as COPY's text format writes it (see above)."""
     if text is None:
         return "\\N"
     if "\\" in text or not text.isprintable():  # isprintable is False for tab, newline and CR
@@ -200,7 +201,7 @@ def _copy_value(text: str | None) -> str:
 def copy_line_ends(campaign: LockedCampaign, import_task_id: str | None, now_ms: int) -> tuple[str, str]:
     """The COPY line's text before the row's own values (campaign_id, vdn_id) and after them
     (next_due_at, import_task_id, created_at, the newline): the same for every row of an import."""
-    return f"{campaign.id}\t{campaign.vdn_id}\t", f"\t{now_ms}\t{_copy_value(import_task_id)}\t{now_ms}\n"
+    return f"{campaign.id}\t{campaign.vdn_id}\t", f"\t{now_ms}\t{copy_value(import_task_id)}\t{now_ms}\n"
 
 
 def _copy_lines(
@@ -209,7 +210,7 @@ def _copy_lines(
     """The rows of _bulk_rows as COPY text lines."""
     head, tail = copy_line_ends(campaign, import_task_id, now_ms)
     recycle_at = _LocalTimes(campaign.timezone)
-    text, null = _copy_value, "\\N"
+    text, null = copy_value, "\\N"
     for r in records:
         numbers = r.numbers
         first = numbers[0]
