@@ -1,6 +1,8 @@
 """Run by test_import_crash.py as a separate process: the real import worker on the test's database, with
-one change: right after the bulk insert (inside the import's open transaction) it says STORED on stdout
-and waits to be killed. Not a test module."""
+one change: at the point CRASH_AT names it says so on stdout and waits to be killed. "insert": right after
+the bulk insert, inside the import's open transaction (STORED and the row count); "open": once the
+reading process has opened the file, before the transaction (OPENED and the reading process's id). Not a
+test module."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from outdial.config import Settings
 from outdial.context import AppContext
 from outdial.db import Database
 from outdial.imports import pipeline, worker
+from outdial.imports.forked import ForkedStream
 from outdial.secretbox import SecretBox
 
 
@@ -31,9 +34,19 @@ def main() -> None:
         print("STORED", count, flush=True)
         time.sleep(600)  # the test kills the process here, the transaction still open
 
-    pipeline.calldata_repo = type(sys)("hanging_repo")
-    pipeline.calldata_repo.__dict__.update(calldata_repo.__dict__)
-    pipeline.calldata_repo.bulk_insert_blocks = insert_then_hang  # type: ignore[attr-defined]
+    class OpenThenHang(ForkedStream[Any]):
+        def prepared(self) -> Any:
+            summary = super().prepared()
+            print("OPENED", self._pid, flush=True)
+            time.sleep(600)  # the test kills the process here; the reading process waits for its start
+            return summary
+
+    if os.environ.get("CRASH_AT", "insert") == "open":
+        pipeline.ForkedStream = OpenThenHang  # type: ignore[misc]
+    else:
+        pipeline.calldata_repo = type(sys)("hanging_repo")
+        pipeline.calldata_repo.__dict__.update(calldata_repo.__dict__)
+        pipeline.calldata_repo.bulk_insert_blocks = insert_then_hang  # type: ignore[attr-defined]
     ctx = AppContext(
         settings=Settings(timezone="UTC", database_url="unused"),
         db=Database(os.environ["CRASH_DB_URL"]),

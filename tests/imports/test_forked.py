@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from imports.helpers import process_gone
 from outdial.imports.failures import ImportFailure
 from outdial.imports.forked import CAN_FORK, ForkedStream
 
@@ -182,15 +183,6 @@ def test_a_child_that_sends_nothing_for_too_long_is_stopped() -> None:
         os.kill(pid, 0)  # killed and reaped
 
 
-def _gone(pid: int) -> bool:
-    """The process has exited (a zombie waiting for a reaper counts as exited)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return any(line.startswith("State:") and "Z" in line.split()[1] for line in status)
-    except FileNotFoundError:
-        return True
-
-
 def test_a_killed_worker_takes_its_reader_down(tmp_path: Any) -> None:
     # The worker process is killed mid-pass (SIGKILL: no cleanup at all); its reader must not live on.
     script = tmp_path / "worker.py"
@@ -209,14 +201,14 @@ def test_a_killed_worker_takes_its_reader_down(tmp_path: Any) -> None:
         assert worker.stdout is not None
         reader = int(worker.stdout.readline())
         time.sleep(0.3)
-        assert not _gone(reader)
+        assert not process_gone(reader)
     finally:
         worker.kill()
         worker.wait()
     deadline = time.monotonic() + 10
-    while not _gone(reader) and time.monotonic() < deadline:
+    while not process_gone(reader) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _gone(reader)
+    assert process_gone(reader)
 
 
 @pytest.mark.parametrize("fork", [True, False])

@@ -1,5 +1,5 @@
 """Nothing lost, nothing doubled: a worker process killed with SIGKILL in the middle of an import (its
-rows written but not committed) leaves, once the service runs again, a failed task with a reason and
+rows written but not committed, or its file opened and the transaction not begun) leaves, once the service runs again, a failed task with a reason and
 none of the file's rows; importing the file again stores each row once."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 from campaigns.factories import create_campaign
 from conftest import TEST_SECRET
-from imports.helpers import add_server, dumps, run_worker, start_import, task, xlsx_bytes
+from imports.helpers import add_server, dumps, process_gone, run_worker, start_import, task, xlsx_bytes
 from imports.test_import_api import stored
 from outdial.client import Client
 from outdial.clock import VirtualClock
@@ -30,8 +31,9 @@ TEST_SECRET_KEY = "k0BJ1Xv8_5lD3aPqYJcJm5q3i3d7xXo2c9mR6cQp1yA="  # conftest's T
 CRASH_WORKER = Path(__file__).with_name("crash_worker.py")
 
 
+@pytest.mark.parametrize("stage", ["insert", "open"])
 def test_killed_worker_leaves_a_failed_task_and_no_rows(
-    asyncssh_sftp: SftpTestServer, client: Client, ctx: AppContext, clock: VirtualClock
+    asyncssh_sftp: SftpTestServer, client: Client, ctx: AppContext, clock: VirtualClock, stage: str
 ) -> None:
     assert SecretBox(TEST_SECRET_KEY).decrypt(TEST_SECRET.encrypt("same key")) == "same key"
     campaign = create_campaign(client, initStatus=1)
@@ -45,6 +47,7 @@ def test_killed_worker_leaves_a_failed_task_and_no_rows(
         "CRASH_DB_URL": ctx.db.url,
         "CRASH_NOW_MS": str(clock.now_ms()),
         "CRASH_SECRET": TEST_SECRET_KEY,
+        "CRASH_AT": stage,
     }
     proc = subprocess.Popen(
         [sys.executable, str(CRASH_WORKER)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
@@ -52,15 +55,22 @@ def test_killed_worker_leaves_a_failed_task_and_no_rows(
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline().strip(), proc.stdout.readline().strip()]
-        if lines[1] != f"STORED {ROWS}":
+        expected = f"STORED {ROWS}" if stage == "insert" else "OPENED "
+        if not lines[1].startswith(expected):
             proc.kill()
-            pytest.fail(f"the worker did not reach the insert: {lines} {proc.stderr.read() if proc.stderr else ''}")
-        # The rows are written inside the open transaction: nobody else sees them, the task is "importing".
+            pytest.fail(f"the worker did not reach the {stage}: {lines} {proc.stderr.read() if proc.stderr else ''}")
+        # Before the commit nobody else sees a row; the task is "importing".
         assert stored(ctx, campaign) == []
         with ctx.db.read() as conn:
             assert conn.execute(sa.select(import_tasks.c.status).where(import_tasks.c.id == task_id)).scalar() == 1
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
+        if stage == "open":  # the reading process, waiting for its start, sees its parent gone and leaves
+            reader = int(lines[1].split()[1])
+            deadline = time.monotonic() + 10
+            while not process_gone(reader) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert process_gone(reader)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -114,8 +124,6 @@ def test_the_serve_worker_thread_imports_when_woken(
     asyncssh_sftp: SftpTestServer, client: Client, ctx: AppContext, clock: VirtualClock
 ) -> None:
     """The worker as `outdial serve` runs it (registered, in its own thread): a new task wakes it."""
-    import time
-
     from outdial.workers import WorkerSet, registered_workers
 
     assert registered_workers()["imports"] is worker.run

@@ -178,6 +178,8 @@ def test_deleted_server_fails_the_waiting_task(
         ({"hour": "9", "minute": "60"}, "02000007", "minute must be between 0 and 59"),
         ({"hour": "nine", "minute": "00"}, "02000006", "hour must be an integer"),
         ({"serverId": "123"}, "02000007", "serverId 123 does not exist"),
+        ({"serverId": "1" * 33}, "02000003", "serverId must be at most 32 characters"),
+        ({"fileName": "a" * 251 + ".xlsx"}, "02000003", "fileName must be at most 255 characters"),
     ],
 )
 def test_upload_refusals(
