@@ -210,10 +210,12 @@ def cli_groups() -> None:
 
     if not any(group.name == "callbacks" for group in app.registered_groups):
         app.add_typer(callbacks_app, name="callbacks")
-    from outdial.engine.cli import simulate
+    from outdial.engine.cli import resultcodes_app, simulate
 
     if not any(command.name == "simulate" for command in app.registered_commands):
         app.command("simulate")(simulate)
+    if not any(group.name == "resultcodes" for group in app.registered_groups):
+        app.add_typer(resultcodes_app, name="resultcodes")
 
 
 def main() -> None:

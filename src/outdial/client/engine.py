@@ -33,3 +33,13 @@ class EngineMixin(BaseClient):
         """outdial's own: the agents of a skill queue and their states (idle, reserved, talking, wrapup,
         offline)."""
         return self.request("GET", _OWN.format(vdn=vdn_id) + f"/skills/{skill_id}/agents")
+
+    def result_codes(self, vdn_id: int) -> Response:
+        """outdial's own: what each failCode becomes as the resultCode of call results, for this VDN."""
+        return self.request("GET", _OWN.format(vdn=vdn_id) + "/resultcodes")
+
+    def set_result_codes(self, vdn_id: int, mapping: dict[str, str | None]) -> Response:
+        """outdial's own: override resultCodes ({failCode: resultCode}; None or "" goes back to the
+        default)."""
+        entries = [{"failCode": f, "resultCode": r} for f, r in mapping.items()]
+        return self.request("PUT", _OWN.format(vdn=vdn_id) + "/resultcodes", {"resultCodes": entries})

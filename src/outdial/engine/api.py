@@ -1,5 +1,5 @@
-"""Engine interfaces: writing a business result back for a record (iSales), and outdial's own list of the
-agents of a skill queue with their states. Rules are in service.py."""
+"""Engine interfaces: writing a business result back for a record (iSales), and outdial's own: the agents
+of a skill queue with their states, and the VDN's failCode -> resultCode map. Rules are in service.py."""
 
 from __future__ import annotations
 
@@ -53,3 +53,22 @@ def list_agents(
     for view in views:
         counts[view.state] = counts.get(view.state, 0) + 1
     return ok(data={"skillId": skillId, "agents": agents, "counts": counts})
+
+
+@router.get(OWN + "/resultcodes")
+def list_result_codes(
+    req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
+) -> dict[str, Any]:
+    """What each failCode becomes in call results, callbacks and noRetryPolicy, for this VDN."""
+    with ctx.db.read() as conn:
+        return ok(data=service.result_codes(conn, req.vdn_id))
+
+
+@router.put(OWN + "/resultcodes")
+def set_result_codes(
+    req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
+) -> dict[str, Any]:
+    body = req.json_object()
+    with ctx.db.write() as conn:
+        table = service.set_result_codes(conn, req.vdn_id, body)
+    return ok(data=table)

@@ -1,10 +1,62 @@
-"""`outdial simulate`: a working day of one predictive campaign, in virtual time, on the built-in simulator."""
+"""`outdial simulate`: a working day of one predictive campaign, in virtual time, on the built-in simulator.
+`outdial resultcodes list/set`: a VDN's failCode -> resultCode map, straight on the database (like
+`outdial keys`), with the rules of `PUT /rest/outdial/v1/{vdnId}/resultcodes`."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
+
+resultcodes_app = typer.Typer(
+    no_args_is_help=True, help="What each failCode becomes as the resultCode of call results, per VDN"
+)
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: OUTDIAL_DATABASE_URL or SQLite)")
+]
+
+
+@resultcodes_app.command("list")
+def resultcodes_list(vdn: Annotated[int, typer.Option("--vdn", help="VDN ID")], db: DbOption = None) -> None:
+    """Every failCode the engine writes (and every overridden one): its resultCode and default."""
+    from outdial.cli import _context
+    from outdial.engine import service
+
+    ctx = _context(db)
+    with ctx.db.read() as conn:
+        for entry in service.result_codes(conn, vdn):
+            typer.echo(json.dumps(entry))
+
+
+@resultcodes_app.command("set")
+def resultcodes_set(
+    mappings: Annotated[list[str], typer.Argument(help="FAILCODE=RESULTCODE, or FAILCODE= for the default")],
+    vdn: Annotated[int, typer.Option("--vdn", help="VDN ID")],
+    db: DbOption = None,
+) -> None:
+    """Override resultCodes, e.g. `outdial resultcodes set --vdn 1 00537=BUSY 01040=NOANSWER 00548=`."""
+    from outdial.cli import _context
+    from outdial.engine import service
+    from outdial.errors import ApiError
+
+    entries = []
+    for mapping in mappings:
+        fail_code, sep, result_code = mapping.partition("=")
+        if not sep:
+            typer.echo(f"{mapping}: expected FAILCODE=RESULTCODE (FAILCODE= goes back to the default)", err=True)
+            raise typer.Exit(2)
+        entries.append({"failCode": fail_code, "resultCode": result_code})
+    ctx = _context(db)
+    try:
+        with ctx.db.write() as conn:
+            table = service.set_result_codes(conn, vdn, {"resultCodes": entries})
+    except ApiError as error:
+        typer.echo(f"{error.code}: {error.desc}", err=True)
+        raise typer.Exit(1) from None
+    for entry in table:
+        if entry["overridden"]:
+            typer.echo(json.dumps(entry))
 
 
 def simulate(

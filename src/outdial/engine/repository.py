@@ -57,12 +57,32 @@ def holidays(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
 
 
 def result_code_overrides(conn: Connection, vdn_id: int) -> dict[str, str]:
+    return result_code_overrides_of(conn, [vdn_id]).get(vdn_id, {})
+
+
+def result_code_overrides_of(conn: Connection, vdn_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Each VDN's failCode -> resultCode overrides (VDNs without any are left out)."""
     rows = conn.execute(
-        sa.select(result_code_map.c.fail_code, result_code_map.c.result_code).where(
-            result_code_map.c.vdn_id == vdn_id
+        sa.select(result_code_map).where(result_code_map.c.vdn_id.in_(sorted(set(vdn_ids))))
+    )
+    maps: dict[int, dict[str, str]] = {}
+    for r in rows:
+        maps.setdefault(r.vdn_id, {})[r.fail_code] = r.result_code
+    return maps
+
+
+def set_result_codes(conn: Connection, vdn_id: int, changes: dict[str, str | None]) -> None:
+    """Override (a resultCode) or go back to the default (None) for each failCode of `changes`."""
+    if not changes:
+        return
+    conn.execute(
+        result_code_map.delete().where(
+            result_code_map.c.vdn_id == vdn_id, result_code_map.c.fail_code.in_(list(changes))
         )
     )
-    return {r.fail_code: r.result_code for r in rows}
+    rows = [{"vdn_id": vdn_id, "fail_code": f, "result_code": r} for f, r in changes.items() if r is not None]
+    if rows:
+        conn.execute(result_code_map.insert(), rows)
 
 
 # --- leases -------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from outdial.context import AppContext
 from outdial.db import after_commit
 from outdial.engine import repository as repo
 from outdial.engine.plan import NEVER, CampaignPlan, Decision, Observed, PacingMemory, Wanted, is_success
-from outdial.engine.resultcodes import result_code
+from outdial.engine.resultcodes import RECONCILED_FAIL_CODE, result_code
 from outdial.engine.telephony.port import ANSWERED, ENDED, FAILED, CallEvent, CallRequest, TelephonyPort
 from outdial.models import calldata as cd
 from outdial.models.engine import ENDED as ATTEMPT_ENDED
@@ -48,7 +48,6 @@ log = logging.getLogger("outdial.engine")
 LEASE_TTL_MS = 30_000
 REFRESH_MS = 1_000  # how often leases are renewed and campaign changes (pause, modify) are picked up
 OBSERVE_MS = 15 * 60 * 1000  # pacing looks at the last 15 minutes
-RECONCILED_FAIL_CODE = "34608"
 
 
 @dataclass(slots=True)
@@ -232,6 +231,10 @@ class Engine:
                 if campaign_id not in wanted:  # paused, deleted, completed or taken: stop dialing at once
                     repo.release_lease(conn, campaign_id, self.owner)
                     del self.live[campaign_id]
+            if self.live:  # a VDN's result code map changes without touching its campaigns: one look for all
+                maps = repo.result_code_overrides_of(conn, {live.plan.vdn_id for live in self.live.values()})
+                for live in self.live.values():
+                    live.plan.result_code_overrides = maps.get(live.plan.vdn_id, {})
 
     def _reconcile(self, conn: Any, plan: CampaignPlan, now: int) -> None:
         """Close attempts a dead worker left open: their calls' fates are unknown; never place them again."""

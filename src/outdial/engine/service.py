@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from outdial import errors
 from outdial.campaigns.status import COMPLETED, PUBLISHED
 from outdial.engine import repository as repo
+from outdial.engine import resultcodes
 from outdial.engine.plan import CampaignPlan
 from outdial.errors import ApiError
 from outdial.models import calldata as cd
@@ -87,3 +88,16 @@ def _check_sub_status(entries: list[dict[str, Any]], code: str, sub_status: str 
             errors.SUB_STATUS_MISMATCH,
             f"subStatus: {sub_status!r} is not a sub-status of business result {code!r} ({', '.join(str(s) for s in subs)})",
         )
+
+
+# --- outdial's own: the VDN's failCode -> resultCode map -------------------------------------------------
+
+
+def result_codes(conn: Connection, vdn_id: int) -> list[dict[str, Any]]:
+    return resultcodes.result_code_table(repo.result_code_overrides(conn, vdn_id))
+
+
+def set_result_codes(conn: Connection, vdn_id: int, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Apply the changes (all or none: they are checked first) and answer the map in force."""
+    repo.set_result_codes(conn, vdn_id, resultcodes.parse_result_code_changes(body))
+    return result_codes(conn, vdn_id)
