@@ -3,6 +3,7 @@ OUTDIAL_TEST_DATABASE_URL is set), the real app behind FastAPI's TestClient, and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -42,25 +43,33 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def private_pg_schema(prefix: str) -> Iterator[str]:
+    """A new, empty schema of PG_URL's database (dropped afterwards): the URL that works in it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(PG_URL))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def _pg_schema_url() -> Iterator[str]:
     """One private schema per test session, so parallel sessions on one PostgreSQL do not collide."""
     if not PG_URL:
         yield ""
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(PG_URL))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    db = Database(url)
-    upgrade(db)
-    db.dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
+    with private_pg_schema("t") as url:
+        db = Database(url)
+        upgrade(db)
+        db.dispose()
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

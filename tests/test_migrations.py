@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,8 +8,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from conftest import BACKENDS, PG_URL
-from outdial.db import Database, normalize_url
+from conftest import BACKENDS, private_pg_schema
+from outdial.db import Database
 from outdial.migrate import upgrade
 from outdial.models import metadata
 
@@ -35,19 +34,10 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
         yield db
         db.dispose()
         return
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(PG_URL))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    db = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
-    try:
+    with private_pg_schema("m") as url:
+        db = Database(url)
         yield db
-    finally:
         db.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def test_failed_rows_survive_the_upgrade_that_drops_their_foreign_key(empty_database: Database) -> None:
