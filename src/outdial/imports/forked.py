@@ -58,8 +58,7 @@ Prepare = Callable[[], tuple[Any, Any]]  # () -> (state kept in the child, summa
 Produce = Callable[[Any, Any], tuple[Iterator[Any], Callable[[], R]]]  # (state, argument) -> (items, finish)
 
 _HEAD = struct.Struct("<cQ")
-_BYTES, _MARSHALED, _PICKLED, _RESULT, _FAILED, _ERROR = b"B", b"M", b"P", b"R", b"F", b"E"
-_PREPARED = b"O"
+_PREPARED, _BYTES, _MARSHALED, _PICKLED, _RESULT, _FAILED, _ERROR = b"O", b"B", b"M", b"P", b"R", b"F", b"E"
 PIPE_BYTES = 1 << 20  # a few blocks in flight; the kernel's default (64 KiB) would switch per block
 STALL_S = 300.0  # a block of rows takes milliseconds; a whole file of refused rows, seconds
 CAN_FORK = hasattr(os, "fork")
@@ -302,7 +301,7 @@ def _limit_memory(extra_mb: int) -> None:
 
     with open("/proc/self/status") as status:
         size_kib = next((int(line.split()[1]) for line in status if line.startswith("VmSize:")), 0)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = size_kib * 1024 + extra_mb * 1024 * 1024
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
