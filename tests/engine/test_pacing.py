@@ -4,6 +4,7 @@ from hypothesis import strategies as st
 from outdial.engine.pacing.ivr import ivr_batch_size, ivr_pace
 from outdial.engine.pacing.predictive import (
     agent_usage,
+    cap_horizon_s,
     completion_rate,
     empirical,
     expected_overflow,
@@ -69,6 +70,14 @@ def test_expected_overflow_and_loss_cap():
     assert loss_cap(wrapping, 0.25, 0.03, 5, 120) > loss_cap(wrapping, 0.25, 0.03, 0, 120) == 3
     at_target = PacingState(T0, agents_idle=4, recent_dials=400, recent_answers=100, recent_abandons=3)
     assert loss_cap(at_target, 0.25, 0.03, 2, 120) == 0  # abandon rate at lossRate: no dialling ahead
+
+
+def test_the_cap_horizon_grows_with_the_team_past_ten_agents():
+    # 2 s (the patience) up to 10 agents, one second more per 8 agents past 10, at most 9 s (ring time - 1)
+    for agents, horizon in ((1, 2.0), (10, 2.0), (18, 3.0), (30, 4.5), (66, 9.0), (500, 9.0)):
+        assert cap_horizon_s(PacingState(0, agents_idle=agents)) == horizon
+    # logged-in agents count, whatever their state; offline agents do not
+    assert cap_horizon_s(PacingState(0, agents_idle=4, agents_talking=10, agents_wrapup=4, agents_offline=50)) == 3.0
 
 
 def test_empirical():

@@ -145,6 +145,20 @@ def test_predictive_beats_progressive_within_loss_rate(progressive, pacer):
         assert shift.dials > shift.answers / 0.25 * 0.9  # it dialled ahead: about 4 dials per person
 
 
+def test_a_large_team_counts_agents_free_within_more_of_the_answer_time(monkeypatch):
+    """The loss cap's horizon grows past 10 agents (predictive.cap_horizon_s): 100 agents talk more than
+    with the small-team horizon, still within 3%; a team of 10 is paced exactly as before."""
+    from outdial.engine.pacing import predictive as module
+
+    pacer = predictive(1, "expPredictParam", outBoundRate=25)
+    grown = {agents: simulate(pacer, agents=agents, hours=2, seed=1) for agents in (10, 100)}
+    monkeypatch.setattr(module, "cap_horizon_s", lambda state: module.PATIENCE_S)
+    fixed = {agents: simulate(pacer, agents=agents, hours=2, seed=1) for agents in (10, 100)}
+    assert grown[10] == fixed[10]
+    assert grown[100].occupancy > fixed[100].occupancy + 0.02
+    assert grown[100].abandon_rate <= 0.03
+
+
 def test_agent_usage_lower_loss_rate_and_util_rate_are_honoured(progressive):
     strict = simulate(predictive(2, "agentPredictParam", lossRate=1, utilRate=85, utilRateMethod=1), seed=1)
     assert strict.abandon_rate <= 0.01
