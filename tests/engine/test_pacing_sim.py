@@ -37,12 +37,15 @@ class Shift:
     abandon_rate: float  # abandoned / person answered, whole shift
     dials: int
     answers: int
+    worst_hour_abandon: float = 0.0  # the highest abandonment of any 60 consecutive minutes (by the minute)
 
 
-def simulate(pacer, agents=20, hours=HOURS, seed=1, person=0.25, talk_mean=120, patience=2):
+def simulate(pacer, agents=20, hours=HOURS, seed=1, person=0.25, talk_mean=120, patience=2, leave=None):
     """PacingBench outcomes per dial: person `person`, answering machine 0.15 (answers, detected, hung up),
     no answer 0.40 (15 s ring timeout), busy or invalid the rest (ends after 2 s). Answer time lognormal
-    10 s +- 5 s; talk lognormal with CV 1; 15 s wrap-up; a person not connected within `patience` s hangs up."""
+    10 s +- 5 s; talk lognormal with CV 1; 15 s wrap-up; a person not connected within `patience` s hangs up.
+    `leave` (from_hour, to_hour, share): that share of the agents logs off meanwhile, each once its call and
+    wrap-up are over (PacingBench's "30% of agents leave for one hour mid-shift")."""
     leads, talks_rng = random.Random(seed * 7919), random.Random(seed * 7919 + 1)
     seconds = int(hours * 3600)
     talk_until, free_at = [0.0] * agents, [0.0] * agents
@@ -52,7 +55,10 @@ def simulate(pacer, agents=20, hours=HOURS, seed=1, person=0.25, talk_mean=120, 
     talks = deque()  # the last 200 talk times, as the runner keeps them
     talk_sum = talk_total = 0.0
     total_dials = total_answers = total_abandons = 0
+    answers_by_minute, abandons_by_minute = [0] * (seconds // 60 + 1), [0] * (seconds // 60 + 1)
     level, level_at = 1.0, 0
+    leaving = range(round(leave[2] * agents)) if leave else range(0)
+    away_from, away_to = (leave[0] * 3600, leave[1] * 3600) if leave else (0, 0)
     for t in range(seconds):
         if ringing:
             still = []
@@ -62,9 +68,11 @@ def simulate(pacer, agents=20, hours=HOURS, seed=1, person=0.25, talk_mean=120, 
                 elif call[1]:
                     answers.append(t)
                     total_answers += 1
+                    answers_by_minute[t // 60] += 1
                     waiting.append(t + patience)
             ringing = still
-        idle = [i for i in range(agents) if free_at[i] <= t]
+        away = {i for i in leaving if free_at[i] <= t} if away_from <= t < away_to else set()
+        idle = [i for i in range(agents) if free_at[i] <= t and i not in away]
         while waiting and idle:
             waiting.popleft()
             i = idle.pop()
@@ -79,6 +87,7 @@ def simulate(pacer, agents=20, hours=HOURS, seed=1, person=0.25, talk_mean=120, 
             waiting.popleft()
             abandons.append(t)
             total_abandons += 1
+            abandons_by_minute[t // 60] += 1
         for q in (dials, answers, abandons):
             while q and q[0] < t - OBSERVE_S:
                 q.popleft()
@@ -87,7 +96,8 @@ def simulate(pacer, agents=20, hours=HOURS, seed=1, person=0.25, talk_mean=120, 
             t * 1000,
             agents_idle=len(idle),
             agents_talking=talking,
-            agents_wrapup=agents - len(idle) - talking,
+            agents_wrapup=agents - len(idle) - talking - len(away),
+            agents_offline=len(away),
             calls_ringing=len(ringing),
             calls_waiting=len(waiting),
             calls_in_progress=len(ringing) + len(waiting) + talking,
@@ -110,8 +120,16 @@ def simulate(pacer, agents=20, hours=HOURS, seed=1, person=0.25, talk_mean=120, 
                 ringing.append((t + 15, False))
             else:
                 ringing.append((t + 2, False))
+    by_hour = [
+        (sum(abandons_by_minute[m : m + 60]), sum(answers_by_minute[m : m + 60]))
+        for m in range(max(1, len(answers_by_minute) - 60))
+    ]
     return Shift(
-        talk_total / (agents * seconds), total_abandons / max(1, total_answers), total_dials, total_answers
+        talk_total / (agents * seconds),
+        total_abandons / max(1, total_answers),
+        total_dials,
+        total_answers,
+        max((lost / got for lost, got in by_hour if got), default=0.0),
     )
 
 
@@ -186,7 +204,11 @@ def main():
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--person", type=float, default=0.25, help="person-answer share of dials")
     parser.add_argument("--talk", type=float, default=120, help="mean talk time, s (CV 1)")
+    parser.add_argument(
+        "--leave", default="", help="FROM_HOUR,TO_HOUR,SHARE: that share of the agents logs off meanwhile"
+    )
     args = parser.parse_args()
+    leave = tuple(float(x) for x in args.leave.split(",")) if args.leave else None
     pacers = {
         "preempted / progressive": preempted_pace,
         "1 empirical, outBoundRate 25": predictive(1, "expPredictParam", outBoundRate=25),
@@ -205,19 +227,23 @@ def main():
             s, {"predictMethod": 5, "offhookPredictParam": {"offHookRate": 100}}
         ),
     }
-    print("| pacer | talk occupancy (mean, min) | abandonment (mean, max) | dials per person answer |")
-    print("| --- | --- | --- | --- |")
+    print(
+        "| pacer | talk occupancy (mean, min) | abandonment (mean, max) | worst hour (max) "
+        "| dials per person answer |"
+    )
+    print("| --- | --- | --- | --- | --- |")
     for name, pacer in pacers.items():
         shifts = [
-            simulate(pacer, args.agents, args.hours, seed, args.person, args.talk)
+            simulate(pacer, args.agents, args.hours, seed, args.person, args.talk, leave=leave)
             for seed in range(1, args.seeds + 1)
         ]
         occ = [s.occupancy for s in shifts]
         ab = [s.abandon_rate for s in shifts]
         per = sum(s.dials for s in shifts) / max(1, sum(s.answers for s in shifts))
+        worst = max(s.worst_hour_abandon for s in shifts)
         print(
             f"| {name} | {sum(occ) / len(occ):.1%} ({min(occ):.1%}) | "
-            f"{sum(ab) / len(ab):.2%} ({max(ab):.2%}) | {per:.2f} |",
+            f"{sum(ab) / len(ab):.2%} ({max(ab):.2%}) | {worst:.2%} | {per:.2f} |",
             flush=True,
         )
 
