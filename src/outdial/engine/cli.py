@@ -9,12 +9,11 @@ from typing import Annotated
 
 import typer
 
+from outdial.cli import DbOption
+
 resultcodes_app = typer.Typer(
     no_args_is_help=True, help="What each failCode becomes as the resultCode of call results, per VDN"
 )
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: OUTDIAL_DATABASE_URL or SQLite)")
-]
 
 
 @resultcodes_app.command("list")

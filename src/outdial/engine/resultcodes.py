@@ -31,11 +31,13 @@ def result_code(fail_code: str, overrides: dict[str, str]) -> str:
 
 
 RECONCILED_FAIL_CODE = "34608"  # an attempt a dead worker left open: no result, written back after a timeout
-# Every failCode outdial's engine writes (docs/telephony.md), success first.
+
+
 def _success_first(code: str) -> tuple[bool, str]:
     return code != SUCCESS_FAIL_CODE, code
 
 
+# Every failCode outdial's engine writes (docs/telephony.md), success first.
 ENGINE_FAIL_CODES: tuple[str, ...] = tuple(
     sorted({code for _, code in OUTCOME_CODES.values()} | {RECONCILED_FAIL_CODE}, key=_success_first)
 )

@@ -175,6 +175,9 @@ def fail_abandoned_tasks(conn: Connection, now_ms: int, reason: str) -> int:
     return result.rowcount
 
 
+_FAILURES_PER_WRITE = 5000  # failed rows per COPY write
+
+
 def insert_failures(conn: Connection, task_id: str, failures: list[tuple[int, str, str]]) -> None:
     """A task's failed rows (line, kind, reason), through the driver itself as the rows are (COPY on
     PostgreSQL, executemany on SQLite), in the caller's transaction: a file sent twice lists all its
@@ -195,9 +198,6 @@ def insert_failures(conn: Connection, task_id: str, failures: list[tuple[int, st
             "INSERT INTO import_failures (task_id, line_no, kind, reason) VALUES (?, ?, ?, ?)",
             [(task_id, line, kind, reason) for line, kind, reason in failures],
         )
-
-
-_FAILURES_PER_WRITE = 5000
 
 
 def list_failures(conn: Connection, task_id: str, offset: int, limit: int) -> tuple[int, Sequence[Row]]:

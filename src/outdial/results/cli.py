@@ -8,15 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
+from outdial.cli import DbOption
 from outdial.errors import ApiError
 
 callbacks_app = typer.Typer(
     no_args_is_help=True, help="Result callbacks: pushes made, results waiting or given up"
 )
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: OUTDIAL_DATABASE_URL or SQLite)")
-]
 VdnOption = Annotated[int, typer.Option("--vdn", help="VDN ID")]
 CampaignOption = Annotated[int | None, typer.Option("--campaign", help="Only this campaign")]
 
