@@ -4,6 +4,7 @@ precedence, the network guard, the registered worker, and a delivery process kil
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -216,14 +217,55 @@ def test_url_precedence_campaign_then_tenant_then_system(loopback: AppContext) -
 
 
 def test_loopback_refused_by_default(ctx: AppContext, receiver: Receiver) -> None:
-    ctx.settings.callback_max_pushes = 2
     enqueue(ctx, receiver.url, 1)
     with httpx.Client(timeout=5) as http_client:
         delivery.deliver_due(ctx, http_client)
-        delivery.deliver_due(ctx, http_client)
     assert receiver.batches == []  # never contacted
     (row,) = outbox_rows(ctx)
-    assert row.state == GAVE_UP and "refused address 127.0.0.1" in row.last_error
+    assert row.state == GAVE_UP and row.pushes == 1  # refused by policy: given up at the first push
+    assert "not allowed" in row.last_error and "127.0.0.1" in row.last_error  # the URL's own host, given
+
+
+def test_a_target_refused_by_policy_is_given_up_at_once_and_the_rest_goes_on(
+    loopback: AppContext, receiver: Receiver, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the seed's callBackUrl is accepted at campaign creation (tests/campaigns) and refused at push time
+    refused = enqueue(loopback, "https://10.10.10.10/xxx/xxx/xxx", 2)
+    fine = enqueue(loopback, receiver.url, 1, prefix="fine")
+    caplog.set_level("WARNING", logger="outdial.callbacks")
+    with httpx.Client(timeout=5) as http_client:
+        assert delivery.deliver_due(loopback, http_client) == 1  # the other campaign's result
+        loopback.clock.advance(60 * MINUTE)  # type: ignore[attr-defined]
+        assert delivery.deliver_due(loopback, http_client) == 0  # nothing left to retry
+    rows = outbox_rows(loopback)
+    assert [(r.campaign_id, r.state, r.pushes) for r in rows] == [
+        (refused, GAVE_UP, 1),
+        (refused, GAVE_UP, 1),
+        (fine, DELIVERED, 1),
+    ]
+    assert len(pushes_logged(loopback)) == 2  # one push each: no retry was attempted
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert f"campaign {refused}:" in warning.getMessage() and "not allowed" in warning.getMessage()
+    # visible in `outdial callbacks results`
+    from typer.testing import CliRunner
+
+    from outdial.cli import app, cli_groups
+
+    monkeypatch.setattr("outdial.cli._context", lambda db: loopback)
+    cli_groups()
+    shown = CliRunner().invoke(app, ["callbacks", "results", "--vdn", "1", "--state", "failed"])
+    assert shown.exit_code == 0, shown.output
+    listed = [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
+    assert [(r["campaignId"], r["pushes"]) for r in listed] == [(refused, 1), (refused, 1)]
+    assert all("not allowed by the network policy" in r["lastError"] for r in listed)
+
+
+def test_a_host_that_does_not_resolve_is_retried_not_given_up(loopback: AppContext) -> None:
+    enqueue(loopback, "http://no-such-host.invalid/results", 1)
+    with httpx.Client(timeout=5) as http_client:
+        delivery.deliver_due(loopback, http_client)
+    (row,) = outbox_rows(loopback)
+    assert row.state == PENDING and row.pushes == 1 and "does not resolve" in row.last_error
 
 
 def test_no_url_anywhere_is_a_failed_push(loopback: AppContext) -> None:

@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from outdial.results import delivery, netguard
+from outdial import netguard
+from outdial.results import delivery
 
 PUBLIC = "93.184.216.34"
 
@@ -64,8 +65,9 @@ def test_a_name_rebound_to_loopback_after_the_check_is_refused_at_connect(receiv
     rebinding_dns.extend([PUBLIC, "127.0.0.1"])  # public for the URL check, loopback for the connection
     url = f"http://callbacks.example:{receiver}/results"
     with netguard.guarded_client([], timeout=5) as client:
-        status, error = delivery.push(client, url, [{"id": 1}], [])
-    assert status is None and error is not None and "127.0.0.1" in error
+        status, error, refused = delivery.push(client, url, [{"id": 1}], [])
+    assert status is None and refused and error is not None
+    assert "not allowed" in error and "127.0.0.1" not in error  # what the name resolved to stays unsaid
     assert _Receiver.seen == []  # nothing reached the internal address
 
 
@@ -74,7 +76,7 @@ def test_an_allowed_address_is_dialed_with_the_names_host_header(receiver, rebin
     allowed = netguard.parse_networks("127.0.0.0/8")
     url = f"http://callbacks.example:{receiver}/results"
     with netguard.guarded_client(allowed, timeout=5) as client:
-        assert delivery.push(client, url, [{"id": 1}], allowed) == (200, None)
+        assert delivery.push(client, url, [{"id": 1}], allowed) == (200, None, False)
     assert _Receiver.seen == [f"callbacks.example:{receiver}"]
 
 
@@ -83,8 +85,8 @@ def test_the_guard_ignores_proxies_from_the_environment(receiver, monkeypatch) -
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{receiver}")
     allowed = netguard.parse_networks("127.0.0.0/8")
     with netguard.guarded_client(allowed, timeout=5) as client:
-        status, error = delivery.push(client, "http://127.0.0.1:9/results", [{"id": 1}], allowed)
-    assert status is None and error is not None  # port 9 refuses; the "proxy" saw nothing
+        status, error, refused = delivery.push(client, "http://127.0.0.1:9/results", [{"id": 1}], allowed)
+    assert status is None and error is not None and not refused  # port 9 refuses; the "proxy" saw nothing
     assert _Receiver.seen == []
 
 

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 from outdial.db import Database
 from outdial.models.results import PENDING, callback_outbox
-from outdial.results import netguard, outbox
+from outdial import netguard
+from outdial.results import outbox
 
 
 def test_loopback_and_private_refused_by_default() -> None:
@@ -17,11 +18,60 @@ def test_loopback_and_private_refused_by_default() -> None:
     assert netguard.address_allowed(ipaddress.ip_address("8.8.8.8"), [])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "100.64.0.1",  # shared address space (carrier-grade NAT; a cloud's metadata service lives there)
+        "100.127.255.254",
+        "192.88.99.1",  # 6to4 relay anycast
+        "2002:7f00:1::1",  # 6to4 wrapping 127.0.0.1
+        "2002:808:808::1",  # 6to4 wrapping a public address: still a tunnel, refused
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "::ffff:10.0.0.1",
+        "::127.0.0.1",  # IPv4-compatible loopback
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::1",  # NAT64 local use
+        "224.0.0.1",  # multicast is "global" to ipaddress, not a unicast target
+        "ff0e::1",
+        "198.18.0.1",  # benchmarking
+        "192.0.0.8",  # IETF protocol assignments
+        "240.0.0.1",
+        "255.255.255.255",
+        "fd00::1",
+        "fe80::1",
+        "2001:db8::1",
+    ],
+)
+def test_only_global_addresses_pass_by_default(text: str) -> None:
+    assert not netguard.address_allowed(ipaddress.ip_address(text), [])
+
+
+@pytest.mark.parametrize("text", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"])
+def test_public_addresses_pass_by_default(text: str) -> None:
+    assert netguard.address_allowed(ipaddress.ip_address(text), [])
+
+
+def test_refusal_does_not_tell_what_a_name_resolved_to() -> None:
+    with pytest.raises(netguard.PolicyRefusal) as refused:
+        netguard.check_url("http://localhost:9/cb", [])
+    assert "not allowed" in str(refused.value)
+    assert "127.0.0.1" not in str(refused.value) and "::1" not in str(refused.value)
+
+
+def test_a_name_that_does_not_resolve_is_not_a_policy_refusal() -> None:
+    # it may resolve later: retried as any failed push, not given up at once
+    with pytest.raises(netguard.RefusedTarget) as refused:
+        netguard.check_url("http://no-such-host.invalid/cb", [])
+    assert not isinstance(refused.value, netguard.PolicyRefusal)
+
+
 def test_allow_list_admits_only_its_networks() -> None:
     allowed = netguard.parse_networks("127.0.0.0/8, 10.0.0.0/8")
     netguard.check_url("http://127.0.0.1:9/cb", allowed)
     assert not netguard.address_allowed(ipaddress.ip_address("8.8.8.8"), allowed)
-    with pytest.raises(netguard.RefusedTarget):
+    assert netguard.address_allowed(ipaddress.ip_address("::ffff:127.0.0.1"), allowed)  # the same host
+    with pytest.raises(netguard.PolicyRefusal):
         netguard.check_url("ftp://127.0.0.1/cb", allowed)
 
 

@@ -3,7 +3,9 @@ stable "resultId") to the campaign's callBackUrl, else the tenant's (vdn_setting
 (OUTDIAL_CALLBACK_URL). A push succeeds only on HTTP 200 with JSON retCode "0"; nothing is marked delivered
 before that (at-least-once). A failed push is retried at once, then every 10 minutes, until the result
 had max pushes (tenant setting, else OUTDIAL_CALLBACK_MAX_PUSHES; 1 to 6, default 6); then it is given up
-(state 2) and the campaign's later results continue, so ordering holds except across a give-up.
+(state 2) and the campaign's later results continue, so ordering holds except across a give-up. A target
+refused by the network policy (outdial.netguard) would be refused again: its results are given up at once,
+with that reason, and a warning naming the campaign is logged.
 
 A campaign's batch is claimed before the push (repository.claim_head), so several workers or processes
 never push one campaign at once, and a worker that dies mid-push leaves a lease that runs out.
@@ -14,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
+from outdial import netguard
 from outdial.context import AppContext
-from outdial.results import netguard, repository
+from outdial.results import repository
 
 log = logging.getLogger("outdial.callbacks")
 
@@ -47,26 +50,35 @@ def target_url(campaign: str | None, tenant: str | None, system: str) -> str:
     return (campaign or "").strip() or (tenant or "").strip() or system.strip()
 
 
-def push(
-    http_client: httpx.Client, url: str, payloads: list[Any], allowed: list[netguard.Network]
-) -> tuple[int | None, str | None]:
-    """POST one batch; (HTTP status, error or None on success)."""
+class Push(NamedTuple):
+    """What one push came to: the HTTP status (None without an answer), the error (None on success), and
+    whether the network policy refused the target (then pushing again is pointless)."""
+
+    status: int | None
+    error: str | None
+    refused: bool = False
+
+
+def push(http_client: httpx.Client, url: str, payloads: list[Any], allowed: list[netguard.Network]) -> Push:
+    """POST one batch."""
     if not url:
-        return None, "no callback URL configured (campaign, tenant or system)"
+        return Push(None, "no callback URL configured (campaign, tenant or system)")
     try:
         netguard.check_url(url, allowed)
         answer = http_client.post(url, json=payloads)
+    except netguard.PolicyRefusal as exc:  # also raised at connect time (GuardedBackend), after a rebinding
+        return Push(None, str(exc), refused=True)
     except netguard.RefusedTarget as exc:
-        return None, str(exc)
+        return Push(None, str(exc))
     except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+        return Push(None, f"{type(exc).__name__}: {exc}")
     if answer.status_code != 200:
-        return answer.status_code, f"HTTP {answer.status_code}"
+        return Push(answer.status_code, f"HTTP {answer.status_code}")
     try:
         ret_code = answer.json().get("retCode")
     except (ValueError, AttributeError):
-        return 200, "answer is not a JSON object with retCode"
-    return 200, None if str(ret_code) == "0" else f"retCode {ret_code!r}"
+        return Push(200, "answer is not a JSON object with retCode")
+    return Push(200, None if str(ret_code) == "0" else f"retCode {ret_code!r}")
 
 
 def deliver_campaign(
@@ -81,13 +93,14 @@ def deliver_campaign(
         head_pushes = repository.pushes_of(conn, head_id)
         campaign_url, tenant_url, tenant_max = repository.callback_target(conn, campaign_id, rows[0].vdn_id)
     url = target_url(campaign_url, tenant_url, ctx.settings.callback_url)
-    limit = max_pushes(tenant_max, ctx.settings.callback_max_pushes)
     payloads = [json.loads(r.payload) | {"resultId": str(r.id)} for r in rows]
     allowed = netguard.parse_networks(ctx.settings.callback_allowed_networks)
-    status, error = push(http_client, url, payloads, allowed)
+    status, error, refused = push(http_client, url, payloads, allowed)
     ids = [int(r.id) for r in rows]
     done = ctx.clock.now_ms()
     push_no = head_pushes + 1
+    # refused by the policy: this push was the last, the policy would refuse every retry
+    limit = 1 if refused else max_pushes(tenant_max, ctx.settings.callback_max_pushes)
     with ctx.db.write() as conn:
         repository.record_push(
             conn,
@@ -101,6 +114,15 @@ def deliver_campaign(
             max_pushes=limit,
             retry_at=done + retry_delay_ms(push_no),
         )
+    if refused:
+        log.warning(
+            "campaign %s: gave up %d results at once: %s (change the callback URL or "
+            "OUTDIAL_CALLBACK_ALLOWED_NETWORKS, then `outdial callbacks redeliver`)",
+            campaign_id,
+            len(ids),
+            error,
+        )
+        return len(ids), 0
     if error is not None:
         log.info(
             "campaign %s: push %d of %d results to %s failed: %s", campaign_id, push_no, len(ids), url, error
