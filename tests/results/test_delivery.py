@@ -227,7 +227,10 @@ def test_loopback_refused_by_default(ctx: AppContext, receiver: Receiver) -> Non
 
 
 def test_a_target_refused_by_policy_is_given_up_at_once_and_the_rest_goes_on(
-    loopback: AppContext, receiver: Receiver, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    loopback: AppContext,
+    receiver: Receiver,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the seed's callBackUrl is accepted at campaign creation (tests/campaigns) and refused at push time
     refused = enqueue(loopback, "https://10.10.10.10/xxx/xxx/xxx", 2)

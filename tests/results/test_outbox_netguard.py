@@ -4,9 +4,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from outdial import netguard
 from outdial.db import Database
 from outdial.models.results import PENDING, callback_outbox
-from outdial import netguard
 from outdial.results import outbox
 
 

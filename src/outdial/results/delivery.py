@@ -172,7 +172,9 @@ def run(ctx: AppContext, stop: threading.Event) -> None:
     """The worker loop: push while there is due work (a failed first push is retried at once), else wait
     for new results or at most a second; once an hour, prune what was delivered long ago."""
     wake = ctx.wakeup("callbacks")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one INFO line per push; outcomes are logged here
+    logging.getLogger("httpx").setLevel(
+        logging.WARNING
+    )  # not one INFO line per push; outcomes are logged here
     allowed = netguard.parse_networks(ctx.settings.callback_allowed_networks)
     next_prune_at = ctx.clock.now_ms()
     with netguard.guarded_client(allowed, ctx.settings.callback_timeout_seconds) as http_client:
