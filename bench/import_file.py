@@ -27,6 +27,7 @@ import logging
 import os
 import pwd
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -300,8 +301,15 @@ def child_import(
     from outdial.tenants import repository as tenants
 
     db, schema = _database(db_url)
+    data_dir = Path(tempfile.mkdtemp(prefix="import-bench-data-"))  # the downloads go there
     try:
-        settings = Settings(timezone="UTC", database_url="unused", max_unfinished_per_campaign=rows + 1)
+        settings = Settings(
+            timezone="UTC",
+            database_url="unused",
+            max_unfinished_per_campaign=rows + 1,
+            data_dir=data_dir,
+            fileserver_allowed_networks="127.0.0.0/8",  # the bench's sshd listens on loopback
+        )
         box = SecretBox(_key())
         ctx = AppContext(settings=settings, db=db, clock=RealClock(), box=box)
         with db.write() as conn:
@@ -352,6 +360,7 @@ def child_import(
         }
     finally:
         db.dispose()
+        shutil.rmtree(data_dir, ignore_errors=True)
         if schema:
             _drop_schema(db_url, schema)
 

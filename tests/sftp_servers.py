@@ -4,6 +4,9 @@ Use from a test module or conftest:
 
     from sftp_servers import asyncssh_sftp, openssh_sftp, sftp_server, closed_port, silent_port  # noqa: F401
 
+The servers listen on loopback, which the network policy refuses by default: `file_server()` allows
+LOOPBACK_NETWORKS explicitly, and the imports tests' settings fixture sets the service's setting to it.
+
 Fixtures (all session-scoped except where said):
 - `asyncssh_sftp` -> SftpTestServer: an asyncssh SFTP server on 127.0.0.1 (ephemeral port) in a
   background thread with its own event loop. It serves a temp directory chrooted to "/", so its
@@ -43,7 +46,13 @@ from typing import Any
 import asyncssh
 import pytest
 
+from outdial import netguard
 from outdial.imports.sftp import FileServer
+
+# The test servers listen on loopback, which the network policy refuses by default: every test that
+# dials them allows it explicitly (FileServer.allowed_networks here, the service's setting in the
+# imports tests' settings fixture).
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
 
 SSHD = "/usr/sbin/sshd"
 PASSWORD_USER = "isales"
@@ -88,6 +97,7 @@ class SftpTestServer:
             "port": self.port,
             "default_path": self.default_path,
             "host_key": self.host_key if host_key is _UNSET else host_key,
+            "allowed_networks": tuple(netguard.parse_networks(LOOPBACK_NETWORKS)),
             **creds,
         }
         fields.update(changes)

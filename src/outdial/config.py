@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # reading needs more fails its task instead of exhausting the machine (imports/forked.py).
     import_memory_mb: int = 2048
 
+    # SFTP file servers (imports): CIDRs their host may resolve to; empty means "public addresses only".
+    fileserver_allowed_networks: str = ""
+
     # Encrypts secrets at rest (SKs, file-server passwords and keys). Empty: a key file in data_dir.
     secret_key: str = ""
 

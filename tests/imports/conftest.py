@@ -1,3 +1,20 @@
-"""The real SFTP servers of tests/sftp_servers.py, for the import tests."""
+"""The real SFTP servers of tests/sftp_servers.py, for the import tests, and settings that let the
+service dial them (loopback is refused by default)."""
 
-from sftp_servers import asyncssh_sftp, closed_port, openssh_sftp, sftp_server, silent_port  # noqa: F401
+import pytest
+
+from outdial.config import Settings
+from sftp_servers import (  # noqa: F401
+    LOOPBACK_NETWORKS,
+    asyncssh_sftp,
+    closed_port,
+    openssh_sftp,
+    sftp_server,
+    silent_port,
+)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    settings.fileserver_allowed_networks = LOOPBACK_NETWORKS
+    return settings

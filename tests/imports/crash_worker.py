@@ -48,7 +48,12 @@ def main() -> None:
         pipeline.calldata_repo.__dict__.update(calldata_repo.__dict__)
         pipeline.calldata_repo.bulk_insert_blocks = insert_then_hang  # type: ignore[attr-defined]
     ctx = AppContext(
-        settings=Settings(timezone="UTC", database_url="unused"),
+        settings=Settings(
+            timezone="UTC",
+            database_url="unused",
+            data_dir=os.environ["CRASH_DATA_DIR"],
+            fileserver_allowed_networks=os.environ["CRASH_ALLOWED_NETWORKS"],
+        ),
         db=Database(os.environ["CRASH_DB_URL"]),
         clock=VirtualClock(int(os.environ["CRASH_NOW_MS"])),
         box=SecretBox(os.environ["CRASH_SECRET"]),

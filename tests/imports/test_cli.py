@@ -28,6 +28,7 @@ def cli(ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("OUTDIAL_SECRET_KEY", TEST_SECRET_KEY)
     monkeypatch.setenv("OUTDIAL_DATA_DIR", str(tmp_path / "cli-data"))
     monkeypatch.setenv("OUTDIAL_DATABASE_URL", ctx.db.url)
+    monkeypatch.setenv("OUTDIAL_FILESERVER_ALLOWED_NETWORKS", ctx.settings.fileserver_allowed_networks)
     get_settings.cache_clear()
     cli_groups()
     yield CliRunner()

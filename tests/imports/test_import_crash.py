@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from imports.test_import_api import stored
 from outdial.client import Client
 from outdial.clock import VirtualClock
 from outdial.context import AppContext
-from outdial.imports import worker
+from outdial.imports import tempfiles, worker
 from outdial.models.imports import import_tasks
 from outdial.secretbox import SecretBox
 from sftp_servers import SftpTestServer
@@ -48,6 +50,8 @@ def test_killed_worker_leaves_a_failed_task_and_no_rows(
         "CRASH_NOW_MS": str(clock.now_ms()),
         "CRASH_SECRET": TEST_SECRET_KEY,
         "CRASH_AT": stage,
+        "CRASH_DATA_DIR": str(ctx.settings.data_dir),
+        "CRASH_ALLOWED_NETWORKS": ctx.settings.fileserver_allowed_networks,
     }
     proc = subprocess.Popen(
         [sys.executable, str(CRASH_WORKER)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
@@ -75,6 +79,17 @@ def test_killed_worker_leaves_a_failed_task_and_no_rows(
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
+
+    # The killed worker's download stays behind, readable by the service alone, in the data directory ...
+    downloads = ctx.settings.data_dir / tempfiles.FOLDER
+    (left,) = list(downloads.iterdir())
+    assert left.read_bytes() == asyncssh_sftp.root.joinpath(f"crash/{campaign}/big.xlsx").read_bytes()
+    assert (stat.S_IMODE(left.stat().st_mode), stat.S_IMODE(downloads.stat().st_mode)) == (0o600, 0o700)
+    # ... and the imports worker removes it when it starts.
+    stopped = threading.Event()
+    stopped.set()
+    worker.run(ctx, stopped)
+    assert list(downloads.iterdir()) == []
 
     # The restarted service: before the claim expires the task is left alone ...
     clock.advance(worker.LEASE_MS / 1000 - 1)

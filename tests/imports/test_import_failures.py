@@ -105,6 +105,26 @@ def test_server_down(client: Client, ctx: AppContext, clock: VirtualClock, campa
     )
 
 
+def test_a_file_server_outside_the_network_policy_is_never_dialed(
+    asyncssh_sftp: SftpTestServer, client: Client, ctx: AppContext, clock: VirtualClock, campaign: int, closed_port: int
+) -> None:
+    # the default policy (public addresses only): an open port and a closed one fail alike, before any
+    # connection, so the task's error cannot serve as a port scanner
+    ctx.settings.fileserver_allowed_networks = ""
+    reasons = []
+    for port in (asyncssh_sftp.port, closed_port):
+        body = {"userName": "u", "serverPwd": "password1", "serverInfo": {"ip": "127.0.0.1", "port": str(port), "filePath": "/"}}
+        response = client.add_file_server(1, body)
+        assert response.ok, response.body  # stored: the policy is applied to the address dialed
+        task_id = start_import(client, campaign, response.body["serverId"], "a.xlsx")
+        run_worker(ctx)
+        result = task(client, clock, campaign, task_id)
+        assert result["status"] == "3"
+        reasons.append(result["errMsg"])
+    expected = "file server '127.0.0.1': its address is not allowed by the network policy (OUTDIAL_FILESERVER_ALLOWED_NETWORKS)"
+    assert reasons == [expected, expected]
+
+
 def test_login_refused(
     asyncssh_sftp: SftpTestServer, client: Client, ctx: AppContext, clock: VirtualClock, campaign: int
 ) -> None:

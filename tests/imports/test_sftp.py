@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import asyncssh
 import pytest
 import xlsxwriter
 
+from outdial import netguard
 from outdial.errors import ApiError
 from outdial.imports.failures import ImportFailure
 from outdial.imports.paths import resolve_remote_path
 from outdial.imports.readers import read_rows
 from outdial.imports.sftp import FileServer, fetch_file, fingerprint, parse_host_keys, probe_host_key
-from sftp_servers import PASSWORD, SftpTestServer, running_asyncssh_sftp
+from sftp_servers import LOOPBACK_NETWORKS, PASSWORD, SftpTestServer, running_asyncssh_sftp
 
+LOOPBACK = tuple(netguard.parse_networks(LOOPBACK_NETWORKS))
 LIMIT = 1024 * 1024
 TIMEOUT = 20.0
 
@@ -99,7 +102,9 @@ def test_known_hosts_line_can_be_pinned(asyncssh_sftp: SftpTestServer, tmp_path:
 
 
 def test_server_down(closed_port: int, tmp_path: Path) -> None:
-    server = FileServer(host="127.0.0.1", port=closed_port, username="u", password="p")
+    server = FileServer(
+        host="127.0.0.1", port=closed_port, username="u", password="p", allowed_networks=LOOPBACK
+    )
     reason = fetch_failure(server, "/a.csv", tmp_path / "a.csv")
     assert (
         reason == f"connection refused by 127.0.0.1:{closed_port} (is the SFTP server running on that port?)"
@@ -107,7 +112,9 @@ def test_server_down(closed_port: int, tmp_path: Path) -> None:
 
 
 def test_server_that_never_answers_times_out(silent_port: int, tmp_path: Path) -> None:
-    server = FileServer(host="127.0.0.1", port=silent_port, username="u", password="p")
+    server = FileServer(
+        host="127.0.0.1", port=silent_port, username="u", password="p", allowed_networks=LOOPBACK
+    )
     reason = fetch_failure(server, "/a.csv", tmp_path / "a.csv", timeout_s=0.5)
     assert reason == f"no answer from 127.0.0.1:{silent_port} within 0.5 seconds"
 
@@ -258,3 +265,58 @@ def test_cipher_preference_keeps_every_default_cipher() -> None:
     defaults = [alg.decode() for alg in asyncssh.encryption.get_default_encryption_algs()]
     assert ENCRYPTION_ALGS[0] == "aes128-gcm@openssh.com"
     assert sorted(ENCRYPTION_ALGS) == sorted(defaults)
+
+
+# ---------------------------------------------------------------- network policy
+
+
+def test_loopback_is_refused_by_default_before_any_connection(tmp_path: Path) -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(1)
+        listening.setblocking(False)
+        port = listening.getsockname()[1]
+        for host in ("127.0.0.1", "localhost"):
+            server = FileServer(
+                host=host, port=port, username="u", password="p"
+            )  # no allow-list: public only
+            reason = fetch_failure(server, "/a.csv", tmp_path / "a.csv")
+            assert reason == (
+                f"file server {host!r}: its address is not allowed by the network policy "
+                "(OUTDIAL_FILESERVER_ALLOWED_NETWORKS)"
+            )
+            with pytest.raises(ImportFailure, match="not allowed"):
+                probe_host_key(server, timeout_s=TIMEOUT)
+        with pytest.raises(BlockingIOError):
+            listening.accept()  # nobody connected
+
+
+def test_the_address_checked_is_the_address_dialed(
+    asyncssh_sftp: SftpTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # files.example answers loopback (allowed) to the check, then an address of another network: the
+    # fetch connects to the address it checked, and never asks again (no DNS rebinding)
+    answers = ["127.0.0.1", "192.0.2.1"]
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host != "files.example":
+            return real(host, port, *args, **kwargs)
+        address = answers.pop(0) if len(answers) > 1 else answers[0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    asyncssh_sftp.put("policy/a.csv", b"called\n1\n")
+    server = asyncssh_sftp.file_server(host="files.example")
+    assert fetch(server, asyncssh_sftp.remote("policy/a.csv"), tmp_path / "a.csv") == len(b"called\n1\n")
+    assert answers == ["192.0.2.1"]  # asked once
+
+
+def test_a_public_only_policy_refuses_a_name_that_resolves_to_loopback(
+    asyncssh_sftp: SftpTestServer, tmp_path: Path
+) -> None:
+    server = asyncssh_sftp.file_server(
+        host="localhost", allowed_networks=netguard.parse_networks("8.8.8.0/24")
+    )
+    reason = fetch_failure(server, "/a.csv", tmp_path / "a.csv")
+    assert "not allowed" in reason and "127.0.0.1" not in reason and "::1" not in reason

@@ -16,7 +16,6 @@ import contextlib
 import gc
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,12 +26,13 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Row
 
+from outdial import netguard
 from outdial.calldata import repository as calldata_repo
 from outdial.calldata.records import CallRecord, validate_file_row
 from outdial.campaigns.status import COMPLETED, EXECUTING, effective_status
 from outdial.context import AppContext
 from outdial.db import after_commit
-from outdial.imports import fastrows
+from outdial.imports import fastrows, tempfiles
 from outdial.imports import repository as repo
 from outdial.imports.failures import ImportFailure
 from outdial.imports.forked import CAN_FORK, PIPE_BYTES, ForkedStream
@@ -168,8 +168,7 @@ def run_import(ctx: AppContext, task: Row, owner: str) -> None:
                     fetch,
                 )
             return
-        with tempfile.TemporaryDirectory(prefix="outdial-import-") as tmp:
-            local = Path(tmp) / "file"
+        with tempfiles.download_file(ctx.settings.data_dir, f"import-{task.id}") as local:
             started, cpu_started = time.perf_counter(), time.process_time()
             fetch_file(server, remote, local, max_bytes=MAX_FILE_BYTES, timeout_s=FETCH_TIMEOUT_S)
             fetched = (time.perf_counter() - started, time.process_time() - cpu_started)
@@ -258,6 +257,7 @@ def _file_server(ctx: AppContext, row: Row) -> FileServer:
         password=password,
         private_key=private_key,
         default_path=row.default_path,
+        allowed_networks=tuple(netguard.parse_networks(ctx.settings.fileserver_allowed_networks)),
         host_key=row.host_key,
     )
 

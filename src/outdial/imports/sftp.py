@@ -9,6 +9,11 @@ known_hosts lines), the server must present one of them or the fetch fails befor
 none is pinned the key is accepted (trust on first use is the caller's choice): its fingerprint is
 logged and handed to `on_unpinned_key`, so the caller may pin it; `probe_host_key` fetches it up front.
 Nothing is read from the process's ~/.ssh (no config, keys, agent or known_hosts).
+
+Network policy: the host is resolved once and the connection made to that address, which must be allowed
+by the file server's `allowed_networks` (outdial.netguard: public addresses only when empty; the service
+passes OUTDIAL_FILESERVER_ALLOWED_NETWORKS). A refused address is never connected to, and its reason is
+the same whatever listens there.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any, cast
 
 import asyncssh
 
+from outdial import netguard
 from outdial.imports.failures import ImportFailure
 
 log = logging.getLogger("outdial.imports.sftp")
@@ -50,10 +56,30 @@ class FileServer:
     private_key: str | None = field(default=None, repr=False)  # OpenSSH or PEM text, unencrypted
     default_path: str = "."
     host_key: str | None = None  # pinned public key(s), OpenSSH or known_hosts form; None: not pinned
+    allowed_networks: tuple[netguard.Network, ...] = ()  # where it may resolve to; empty: public only
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+async def _dial_address(server: FileServer) -> str:
+    """The one address to connect to, resolved once and checked against the network policy."""
+    try:
+        return await asyncio.to_thread(
+            netguard.allowed_address,
+            server.host,
+            server.port,
+            list(server.allowed_networks),
+            what="file server host",
+        )
+    except netguard.PolicyRefusal:
+        raise ImportFailure(
+            f"file server {server.host!r}: its address is not allowed by the network policy "
+            "(OUTDIAL_FILESERVER_ALLOWED_NETWORKS)"
+        ) from None
+    except netguard.RefusedTarget:
+        raise ImportFailure(f"cannot resolve the file server's host name {server.host!r}") from None
 
 
 # ---------------------------------------------------------------- host keys
@@ -122,7 +148,7 @@ def probe_host_key(server: FileServer, *, timeout_s: float) -> str:
     """The server's host key in OpenSSH form (to pin it), without logging in."""
 
     async def probe() -> str:
-        key = await asyncssh.get_server_host_key(server.host, server.port, config=None)
+        key = await asyncssh.get_server_host_key(await _dial_address(server), server.port, config=None)
         if key is None:
             raise ImportFailure(f"{server.address} presented no host key")
         return host_key_text(key)
@@ -232,7 +258,8 @@ async def _fetch(
         "connect_timeout": timeout_s,
         "login_timeout": timeout_s,
     }
-    async with asyncssh.connect(server.host, server.port, **options) as conn:
+    address = await _dial_address(server)
+    async with asyncssh.connect(address, server.port, **options) as conn:
         if not pinned:
             key = conn.get_server_host_key()
             if key is not None:

@@ -1,4 +1,5 @@
-"""The import worker: claims due import tasks and runs them; ends tasks abandoned by a dead process."""
+"""The import worker: claims due import tasks and runs them; ends tasks abandoned by a dead process and, at
+start-up, removes the downloads such a process left (imports/tempfiles.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 
 from outdial.context import AppContext
 from outdial.imports import repository as repo
+from outdial.imports import tempfiles
 from outdial.imports.pipeline import run_import
 
 log = logging.getLogger("outdial.imports")
@@ -55,6 +57,7 @@ def _heartbeat(ctx: AppContext, task_id: str, owner: str, stop: threading.Event)
 
 def run(ctx: AppContext, stop: threading.Event) -> None:
     owner = worker_id()
+    tempfiles.remove_leftovers(ctx.settings.data_dir)
     while not stop.is_set():
         run_due(ctx, owner)
         with ctx.db.read() as conn:
