@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     sim_answer_mean_s: float = 10.0
     sim_talk_mean_s: float = 120.0
     sim_wrapup_s: float = 15.0
+    # answer (200 OK) to the person / machine decision, as a real adapter's answering-machine detection
+    sim_detect_delay_s: float = Field(default=1.8, ge=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

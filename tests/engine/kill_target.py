@@ -23,7 +23,14 @@ def main(url: str, start_ms: int, data_dir: str) -> None:
     )
     mix = OutcomeMix(person=1.0, machine=0, no_answer=0, busy=0, vacant=0)
     config = SimulatorConfig(
-        seed=3, mix=mix, queues={2: 10}, talk_mean_s=60, talk_cv=0, answer_mean_s=5, answer_sd_s=0
+        seed=3,
+        mix=mix,
+        queues={2: 10},
+        talk_mean_s=60,
+        talk_cv=0,
+        answer_mean_s=5,
+        answer_sd_s=0,
+        detect_delay_s=0,
     )
     engine = Engine(ctx, Simulator(config, clock), owner="doomed")
     while True:

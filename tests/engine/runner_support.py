@@ -45,9 +45,10 @@ def engine(
     refresh_ms: int = 600_000,
     **cfg: Any,
 ) -> Engine:
-    """An engine on a simulated world. Answers come after exactly 5 s unless told otherwise. One engine per
-    test: campaigns are refreshed every 10 minutes (changes made here wake it at once)."""
-    cfg = {"seed": 1, "answer_mean_s": 5.0, "answer_sd_s": 0.0, **cfg}
+    """An engine on a simulated world. Answers come after exactly 5 s, and who answered is known at once,
+    unless told otherwise. One engine per test: campaigns are refreshed every 10 minutes (changes made here
+    wake it at once)."""
+    cfg = {"seed": 1, "answer_mean_s": 5.0, "answer_sd_s": 0.0, "detect_delay_s": 0.0, **cfg}
     config = SimulatorConfig(mix=mix, queues={SKILL: agents}, **cfg)
     return Engine(ctx, Simulator(config, ctx.clock), owner=owner, refresh_ms=refresh_ms)
 

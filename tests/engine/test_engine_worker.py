@@ -27,6 +27,12 @@ def test_simulator_settings_come_from_settings(settings):
         worker.parse_mix("hello=1")
 
 
+def test_the_engine_worker_simulates_the_detection_delay_of_its_setting(settings):
+    assert worker.simulator_config(settings).detect_delay_s == 1.8  # the setting's default: a real adapter's
+    instant = settings.model_copy(update={"sim_detect_delay_s": 0})
+    assert worker.simulator_config(instant).detect_delay_s == 0
+
+
 def test_worker_thread_serves_the_agents_interface_and_stops(ctx, client):
     from campaigns.factories import ensure_skill_queue
 

@@ -18,7 +18,8 @@ def only(outcome: str) -> OutcomeMix:
 
 def exact(**overrides: Any) -> SimulatorConfig:
     """A config with no randomness in the timings: answer after 10 s, talk 100 s, wrap-up 15 s, refusals
-    after 2 s, detection 3 s; every callee a person; one queue (skill 1) of one agent."""
+    after 2 s, decided at the answer (no detection delay), machines hung up on after 3 s; every callee a
+    person; one queue (skill 1) of one agent."""
     base: dict[str, Any] = {
         "mix": only("person"),
         "answer_mean_s": 10.0,
@@ -29,6 +30,7 @@ def exact(**overrides: Any) -> SimulatorConfig:
         "early_fail_min_s": 2.0,
         "early_fail_max_s": 2.0,
         "detect_s": 3.0,
+        "detect_delay_s": 0.0,
         "queues": {1: 1},
     }
     base.update(overrides)

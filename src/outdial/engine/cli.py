@@ -65,6 +65,9 @@ def simulate(
     outbound_rate: Annotated[int, typer.Option(help="expPredictParam.outBoundRate, percent (0-100)")] = 25,
     seed: Annotated[int, typer.Option(help="Simulator seed: same seed, same day")] = 0,
     tick_ms: Annotated[int, typer.Option(help="Look at most once per tick (0: at every event)")] = 0,
+    detect_delay: Annotated[
+        float, typer.Option(help="Seconds from answer to the person / machine decision (0: at once)")
+    ] = 1.8,
     db: Annotated[str | None, typer.Option("--db", help="Database URL (default: a temporary SQLite file)")] = None,
 ) -> None:
     """Dial a campaign over a working day in virtual time and print its outcome mix, agent occupancy and
@@ -73,8 +76,11 @@ def simulate(
     from outdial.engine.simulation import format_report
     from outdial.engine.simulation import simulate as run_day
 
-    if numbers < 1 or agents < 0 or not 0 <= outbound_rate <= 100 or tick_ms < 0:
-        typer.echo("--numbers >= 1, --agents >= 0, --outbound-rate 0-100 and --tick-ms >= 0", err=True)
+    if numbers < 1 or agents < 0 or not 0 <= outbound_rate <= 100 or tick_ms < 0 or detect_delay < 0:
+        typer.echo(
+            "--numbers >= 1, --agents >= 0, --outbound-rate 0-100, --tick-ms >= 0 and --detect-delay >= 0",
+            err=True,
+        )
         raise typer.Exit(2)
     try:
         report = run_day(
@@ -85,6 +91,7 @@ def simulate(
             outbound_rate=outbound_rate,
             database_url=db,
             tick_ms=tick_ms,
+            detect_delay_s=detect_delay,
         )
     except ValueError as error:
         typer.echo(str(error), err=True)

@@ -22,6 +22,7 @@ from outdial.context import AppContext
 from outdial.db import Database
 from outdial.engine.runner import Engine
 from outdial.engine.telephony import Simulator, SimulatorConfig
+from outdial.engine.telephony.simulator import DEFAULT_DETECT_DELAY_S
 from outdial.migrate import upgrade
 from outdial.models.foundation import campaigns as campaign_table
 from outdial.secretbox import SecretBox
@@ -104,9 +105,11 @@ def simulate(
     outbound_rate: int = 25,
     database_url: str | None = None,
     tick_ms: int = 0,
+    detect_delay_s: float = DEFAULT_DETECT_DELAY_S,
 ) -> Report:
     """Run the day and report. The PacingBench world (docs/telephony.md): person 25%, machine 15%, no answer
-    40%, busy or vacant 20%; answer 10 s +- 5 s; talk 120 s, CV 1; wrap-up 15 s; abandoned after 2 s."""
+    40%, busy or vacant 20%; answer 10 s +- 5 s; talk 120 s, CV 1; wrap-up 15 s; who answered known
+    `detect_delay_s` after the answer; abandoned 2 s after that."""
     if not 0 < hours <= 15:
         raise ValueError("hours must be within (0, 15]: the shift starts at 09:00 and ends the same day")
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,7 +133,10 @@ def simulate(
                 for i in range(numbers)
             ]
             calldata_repo.bulk_insert_records(conn, campaign, records, import_task_id=None, now_ms=start)
-        port = Simulator(SimulatorConfig.pacing_bench(agents=agents, skill_id=SKILL, seed=seed), clock)
+        config = SimulatorConfig.pacing_bench(
+            agents=agents, skill_id=SKILL, seed=seed, detect_delay_s=detect_delay_s
+        )
+        port = Simulator(config, clock)
         engine = Engine(ctx, port, owner="simulate", refresh_ms=60_000)
         wall, cpu = time.perf_counter(), time.process_time()
         shift_end = start + round(hours * 3600 * 1000)

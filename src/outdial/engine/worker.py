@@ -37,6 +37,7 @@ def simulator_config(settings: Settings) -> SimulatorConfig:
         answer_sd_s=settings.sim_answer_mean_s / 2,
         talk_mean_s=settings.sim_talk_mean_s,
         wrapup_s=settings.sim_wrapup_s,
+        detect_delay_s=settings.sim_detect_delay_s,
         queues={},
         default_agents=settings.sim_agents_per_queue,
     )

@@ -56,6 +56,9 @@ DRAW_ORDER = (
     "powered_off",
     "out_of_area",
 )
+# Answer (200 OK) to the person / machine decision of a real adapter's answering-machine detection
+# (measured 1.7-1.9 s: /work/shared/reference/telephony.md).
+DEFAULT_DETECT_DELAY_S = 1.8
 _EARLY = {"busy": oc.BUSY, "vacant": oc.VACANT, "powered_off": oc.POWERED_OFF, "out_of_area": oc.OUT_OF_AREA}
 
 
@@ -116,7 +119,11 @@ class SimulatorConfig:
     wrapup_s: float = 15.0
     early_fail_min_s: float = 1.0  # busy, vacant, powered off, out of area: refused after uniform(min, max)
     early_fail_max_s: float = 4.0
-    detect_s: float = 3.0  # answering machine / fax detection, then outdial hangs up
+    # Seconds from the answer (the 200 OK) to the person / machine / fax decision, what a real adapter's
+    # answering-machine detection takes (docs/telephony.md). Who answered is known, and a person is queued
+    # for an agent (the abandonment clock starts), only then. 0: decided at the answer.
+    detect_delay_s: float = DEFAULT_DETECT_DELAY_S
+    detect_s: float = 3.0  # answer to outdial's hang-up on a machine / fax (at least detect_delay_s)
     abandon_after_s: float = 2.0  # a person waits this long for an agent, then the call is abandoned
     queues: Mapping[int, int] = field(default_factory=lambda: {1: 20})  # skill queue id -> agents
     # Agents of a skill queue not listed in `queues`, created when the queue is first used (under `serve`,
@@ -134,6 +141,8 @@ class SimulatorConfig:
         for name in ("answer_mean_s", "talk_mean_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.detect_delay_s < 0:
+            raise ValueError("detect_delay_s must not be negative")
         if any(n < 0 for n in self.queues.values()):
             raise ValueError("a queue cannot have a negative number of agents")
 
@@ -186,10 +195,12 @@ class SimulatorStats:
 
 # --- internals ------------------------------------------------------------------------------------------
 
-_PHASE_RINGING, _PHASE_DETECTING, _PHASE_WAITING, _PHASE_TALKING, _PHASE_ENDED = range(5)
+# DECIDING: answered, who answered not known yet (detect_delay_s); DETECTING: a machine or fax, decided,
+# until outdial hangs up (detect_s after the answer).
+_PHASE_RINGING, _PHASE_DECIDING, _PHASE_DETECTING, _PHASE_WAITING, _PHASE_TALKING, _PHASE_ENDED = range(6)
 # Timer actions. At one instant agent timers (priority 0) go before call timers (priority 1): an agent
 # freed exactly abandon_after_s after the answer still takes the call ("within 2 s" includes 2.000 s).
-_A_FREE, _A_LEAVE, _A_RETURN, _A_ANSWER, _A_FAIL, _A_ABANDON, _A_END = range(7)
+_A_FREE, _A_LEAVE, _A_RETURN, _A_ANSWER, _A_FAIL, _A_ABANDON, _A_END, _A_DECIDE = range(8)
 _U32 = 1.0 / 4294967296.0
 _DRAWS = Struct("<8I")
 _TWO_PI = 2.0 * math.pi
@@ -229,6 +240,7 @@ class _Call:
         "fate",
         "answered_by",
         "answer_ms",
+        "decided_ms",
         "connect_ms",
         "talk_ms",
         "agent",
@@ -242,7 +254,8 @@ class _Call:
         self.token = 0
         self.fate = ""  # the failing outcome for _A_FAIL
         self.answered_by: AnsweredBy | None = None
-        self.answer_ms: int | None = None
+        self.answer_ms: int | None = None  # the 200 OK
+        self.decided_ms = 0  # who answered became known (answer_ms + detect_delay_s)
         self.connect_ms = 0
         self.talk_ms = 0
         self.agent: _Agent | None = None
@@ -288,7 +301,8 @@ class Simulator:
         self._cumulative = _cumulative(c.mix.shares())
         self._early_min_ms = round(c.early_fail_min_s * 1000)
         self._early_span_ms = round(c.early_fail_max_s * 1000) - self._early_min_ms
-        self._detect_ms = round(c.detect_s * 1000)
+        self._decide_ms = round(c.detect_delay_s * 1000)
+        self._detect_ms = max(round(c.detect_s * 1000), self._decide_ms)
         self._abandon_ms = round(c.abandon_after_s * 1000)
         self._wrapup_ms = round(c.wrapup_s * 1000)
         for skill_id, count in c.queues.items():
@@ -389,8 +403,10 @@ class Simulator:
         elif phase == _PHASE_WAITING:
             self._leave_queue(call)
             self._end(call, oc.CANCELLED_QUEUED, now)
-        elif phase == _PHASE_DETECTING:
+        elif phase == _PHASE_DETECTING or (phase == _PHASE_DECIDING and call.answered_by != "person"):
             self._end(call, oc.MACHINE if call.answered_by == "machine" else oc.FAX, now)
+        elif phase == _PHASE_DECIDING:  # a person, before outdial knew it: hung up before reaching the queue
+            self._end(call, oc.CANCELLED_QUEUED, now)
         elif phase == _PHASE_TALKING:
             self._end_talk(call, now)
 
@@ -506,6 +522,8 @@ class Simulator:
                     continue
                 if action == _A_ANSWER:
                     self._answered(obj, at)
+                elif action == _A_DECIDE:
+                    self._decided(obj, at)
                 elif action == _A_FAIL:
                     self._fail(obj, obj.fate, at)
                 elif action == _A_ABANDON:
@@ -529,7 +547,20 @@ class Simulator:
                 obj.leave_pending = False
 
     def _answered(self, call: _Call, now: int) -> None:
+        """The 200 OK: detection starts; who answered is known detect_delay_s later."""
         call.answer_ms = now
+        if self._decide_ms == 0:
+            self._decided(call, now)
+            return
+        call.phase = _PHASE_DECIDING
+        call.token += 1
+        self._push(now + self._decide_ms, 1, _A_DECIDE, call, call.token)
+
+    def _decided(self, call: _Call, now: int) -> None:
+        """Who answered is known: `answered` is sent now; a person is queued, a machine or fax hung up on
+        detect_s after the answer."""
+        answer_ms: int = call.answer_ms  # type: ignore[assignment]  # set by _answered
+        call.decided_ms = now
         req = call.req
         by = call.answered_by
         self._emit(
@@ -539,14 +570,14 @@ class Simulator:
                 now,
                 answered=True,
                 answered_by=by,
-                answer_at_ms=now,
-                ring_ms=now - call.placed_ms,
+                answer_at_ms=answer_ms,
+                ring_ms=answer_ms - call.placed_ms,
             )
         )
         if by != "person":
             call.phase = _PHASE_DETECTING
             call.token += 1
-            self._push(now + self._detect_ms, 1, _A_END, call, call.token)
+            self._push(answer_ms + self._detect_ms, 1, _A_END, call, call.token)
             return
         self.stats.person_answered += 1
         if req.ivr_flow is not None:
@@ -589,7 +620,7 @@ class Simulator:
                 agent_id=agent.agent_id if agent is not None else None,
                 ivr_flow=req.ivr_flow,
                 answer_at_ms=call.answer_ms,
-                wait_ms=now - call.answer_ms,  # type: ignore[operator]
+                wait_ms=now - call.decided_ms,
             )
         )
         self._push(now + call.talk_ms, 1, _A_END, call, call.token)
@@ -639,9 +670,8 @@ class Simulator:
             ring_ms, wait_ms = now - call.placed_ms, 0
         else:
             ring_ms = answer_ms - call.placed_ms
-            wait_ms = (
-                (call.connect_ms if connected else now) - answer_ms if call.answered_by == "person" else 0
-            )
+            waited = call.answered_by == "person" and call.phase != _PHASE_DECIDING
+            wait_ms = (call.connect_ms if connected else now) - call.decided_ms if waited else 0
         self._emit(
             CallEvent(
                 req.call_id,
