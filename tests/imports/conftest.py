@@ -3,6 +3,7 @@ service dial them (loopback is refused by default)."""
 
 import pytest
 
+from fake_dns import rebinding_dns  # noqa: F401
 from outdial.config import Settings
 from sftp_servers import (  # noqa: F401
     LOOPBACK_NETWORKS,

@@ -292,24 +292,15 @@ def test_loopback_is_refused_by_default_before_any_connection(tmp_path: Path) ->
 
 
 def test_the_address_checked_is_the_address_dialed(
-    asyncssh_sftp: SftpTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    asyncssh_sftp: SftpTestServer, tmp_path: Path, rebinding_dns: list[str]
 ) -> None:
     # files.example answers loopback (allowed) to the check, then an address of another network: the
     # fetch connects to the address it checked, and never asks again (no DNS rebinding)
-    answers = ["127.0.0.1", "192.0.2.1"]
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if host != "files.example":
-            return real(host, port, *args, **kwargs)
-        address = answers.pop(0) if len(answers) > 1 else answers[0]
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    rebinding_dns.extend(["127.0.0.1", "192.0.2.1"])
     asyncssh_sftp.put("policy/a.csv", b"called\n1\n")
     server = asyncssh_sftp.file_server(host="files.example")
     assert fetch(server, asyncssh_sftp.remote("policy/a.csv"), tmp_path / "a.csv") == len(b"called\n1\n")
-    assert answers == ["192.0.2.1"]  # asked once
+    assert rebinding_dns == ["192.0.2.1"]  # asked once
 
 
 def test_a_public_only_policy_refuses_a_name_that_resolves_to_loopback(

@@ -4,7 +4,6 @@ The receiver is a real HTTP server on loopback; only the name service is faked (
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -43,22 +42,6 @@ def receiver() -> Iterator[int]:
     yield server.server_address[1]
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """callbacks.example resolves to each address of the returned list in turn (the last one stays)."""
-    answers: list[str] = []
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if host != "callbacks.example":
-            return real(host, port, *args, **kwargs)
-        address = answers.pop(0) if len(answers) > 1 else answers[0]
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return answers
 
 
 def test_a_name_rebound_to_loopback_after_the_check_is_refused_at_connect(receiver, rebinding_dns) -> None:
