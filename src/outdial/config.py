@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -74,6 +75,15 @@ class Settings(BaseSettings):
     sim_wrapup_s: float = 15.0
     # answer (200 OK) to the person / machine decision, as a real adapter's answering-machine detection
     sim_detect_delay_s: float = Field(default=1.8, ge=0)
+
+    @field_validator("callback_allowed_networks", "fileserver_allowed_networks")
+    @classmethod
+    def _cidr_list(cls, value: str) -> str:
+        """Refuse a bad allow-list at start-up rather than at the first push or import."""
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # its ValueError names the bad entry
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

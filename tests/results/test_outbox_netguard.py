@@ -3,8 +3,10 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from outdial import netguard
+from outdial.config import Settings
 from outdial.db import Database
 from outdial.models.results import PENDING, callback_outbox
 from outdial.results import outbox
@@ -64,6 +66,13 @@ def test_a_name_that_does_not_resolve_is_not_a_policy_refusal() -> None:
     with pytest.raises(netguard.RefusedTarget) as refused:
         netguard.check_url("http://no-such-host.invalid/cb", [])
     assert not isinstance(refused.value, netguard.PolicyRefusal)
+
+
+@pytest.mark.parametrize("name", ["callback_allowed_networks", "fileserver_allowed_networks"])
+def test_a_malformed_allow_list_is_refused_when_the_settings_are_read(name: str) -> None:
+    with pytest.raises(ValidationError, match="10.0.0.0/33"):
+        Settings(**{name: "127.0.0.0/8, 10.0.0.0/33"})
+    assert getattr(Settings(**{name: "127.0.0.0/8, ::1"}), name) == "127.0.0.0/8, ::1"
 
 
 def test_allow_list_admits_only_its_networks() -> None:
