@@ -29,3 +29,5 @@ def test_simulate_refuses_impossible_options():
     cli_groups()
     result = CliRunner().invoke(app, ["simulate", "--hours", "20"])
     assert result.exit_code == 2
+    result = CliRunner().invoke(app, ["simulate", "--detect-delay", "-1"])
+    assert result.exit_code == 2 and "--detect-delay >= 0" in result.output
