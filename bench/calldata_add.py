@@ -19,6 +19,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -27,6 +28,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -193,39 +197,65 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def run(args: argparse.Namespace) -> None:
+@dataclass
+class Served:
+    """A running `outdial serve` and what a load generator needs to talk to it."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    ak: str
+    sk: str
+    data_dir: Path
+    database_url: str
+    log: Path
+
+
+@contextmanager
+def served(
+    db: str | None,
+    vdns: list[int],
+    *,
+    workers: int = 1,
+    speed: float = 1.0,
+    env: dict[str, str] | None = None,
+    prepare: Callable[[str], None] | None = None,
+) -> Iterator[Served]:
+    """`outdial serve` in a subprocess on a free loopback port, on SQLite in a temp dir or on the PostgreSQL
+    URL `db` in a private schema, with one AK/SK for `vdns`; stopped (and the schema dropped) on exit.
+    `prepare(database_url)` runs on the migrated database before the server starts."""
     tmp = Path(tempfile.mkdtemp(prefix="outdial-bench-"))
     schema = None
     db_url = f"sqlite:///{tmp}/outdial.db"
-    if args.db:
-        schema, db_url = _private_schema(args.db)
-    env = {
+    if db:
+        schema, db_url = _private_schema(db)
+    server_env = {
         **os.environ,
         "OUTDIAL_DATA_DIR": str(tmp),
         "OUTDIAL_DATABASE_URL": db_url,
         "OUTDIAL_TIMEZONE": "UTC",
+        **(env or {}),
     }
-    vdns = list(range(1, (args.campaigns + PER_VDN - 1) // PER_VDN + 1))
-    subprocess.run([OUTDIAL, "db", "upgrade"], env=env, check=True, capture_output=True)
-    created = subprocess.run(
-        [OUTDIAL, "keys", "create", *(f"--vdn={v}" for v in vdns)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    key = json.loads(created.stdout)
-    port = free_port()
-    server_log = tmp / "serve.log"  # a file, not a pipe: a full pipe would stall the server
-    with server_log.open("wb") as log_file:
-        server = subprocess.Popen(
-            [OUTDIAL, "serve", "--port", str(port), "--workers", str(args.server_processes)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    server: subprocess.Popen[bytes] | None = None
     try:
+        subprocess.run([OUTDIAL, "db", "upgrade"], env=server_env, check=True, capture_output=True)
+        created = subprocess.run(
+            [OUTDIAL, "keys", "create", *(f"--vdn={v}" for v in vdns)],
+            env=server_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        key = json.loads(created.stdout)
+        if prepare is not None:
+            prepare(db_url)
+        port = free_port()
+        server_log = tmp / "serve.log"  # a file, not a pipe: a full pipe would stall the server
+        command = [OUTDIAL, "serve", "--port", str(port), "--workers", str(workers)]
+        if speed != 1.0:
+            command += ["--speed", str(speed)]
+        with server_log.open("wb") as log_file:
+            server = subprocess.Popen(command, env=server_env, stdout=subprocess.DEVNULL, stderr=log_file)
+        base_url = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
                 if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
@@ -235,6 +265,21 @@ def run(args: argparse.Namespace) -> None:
             time.sleep(0.1)
         else:
             raise SystemExit("the server did not start: " + server_log.read_text())
+        yield Served(server, base_url, key["ak"], key["sk"], tmp, db_url, server_log)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        if schema and db:
+            _drop_schema(db, schema)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    vdns = list(range(1, (args.campaigns + PER_VDN - 1) // PER_VDN + 1))
+    with served(args.db, vdns, workers=args.server_processes) as server:
+        base_url = server.base_url
+        key = {"ak": server.ak, "sk": server.sk}
         client = Client(base_url, key["ak"], key["sk"])
         campaigns: list[tuple[int, int]] = []
         for n in range(args.campaigns):
@@ -251,14 +296,9 @@ def run(args: argparse.Namespace) -> None:
             for i, share in enumerate(shares)
         ]
         with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
-            cpu_before = _cpu_seconds(server.pid)
+            cpu_before = _cpu_seconds(server.process.pid)
             results = pool.map(_load_process, jobs)
-            server_cpu = _cpu_seconds(server.pid) - cpu_before
-    finally:
-        server.terminate()
-        server.wait(10)
-        if schema and args.db:
-            _drop_schema(args.db, schema)
+            server_cpu = _cpu_seconds(server.process.pid) - cpu_before
     latencies = sorted(x for lat, _, _, _ in results for x in lat)
     elapsed = max(seconds for _, _, seconds, _ in results)  # the processes ran side by side
     codes: Counter[str] = Counter()
