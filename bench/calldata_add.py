@@ -117,7 +117,9 @@ async def _load(
                 await asyncio.sleep(wait)
             next_free[(vdn_id, campaign_id)] = time.monotonic() + ADD_GAP_S
             serial += 1
-            records = [{"called": f"{seed}{serial:09d}{i:02d}", "sessionId": f"{serial}-{i}"} for i in range(20)]
+            records = [
+                {"called": f"{seed}{serial:09d}{i:02d}", "sessionId": f"{serial}-{i}"} for i in range(20)
+            ]
             body = json.dumps({"callDataList": records}, separators=(",", ":")).encode()
             path = f"/rest/isales/v1/openapi/campaigns/{vdn_id}/calldata/{campaign_id}"
             headers = {

@@ -33,8 +33,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from calldata_add import ADD_GAP_S, Served, campaign_body, served
 
+from calldata_add import ADD_GAP_S, Served, campaign_body, served
 from outdial import auth
 from outdial.demo import DEMO_SKILL, demo_campaign_body, demo_records
 
@@ -110,7 +110,12 @@ class Load:
         self.stop = threading.Event()
 
     def request(
-        self, http: httpx.Client, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+        self,
+        http: httpx.Client,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict[str, str] | None = None,
     ) -> None:
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         query_string = urlencode(query or {})
@@ -131,7 +136,11 @@ class Load:
         started = time.perf_counter()
         try:
             response = http.request(method, url, content=data, headers=headers)
-            code = response.json().get("resultCode") if response.status_code == 200 else str(response.status_code)
+            code = (
+                response.json().get("resultCode")
+                if response.status_code == 200
+                else str(response.status_code)
+            )
         except (httpx.HTTPError, ValueError) as error:
             code = type(error).__name__
         elapsed = time.perf_counter() - started
@@ -243,7 +252,9 @@ def seed_dialing_campaign(database_url: str, callback_url: str, numbers: int) ->
             campaign_id = campaigns.add_campaign(conn, VDN, body, now_ms=now, default_tz="UTC")
             campaign = calldata_repo.lock_campaign(conn, campaign_id)
             assert campaign is not None  # added just above, in this transaction
-            calldata_repo.bulk_insert_records(conn, campaign, demo_records(numbers), import_task_id=None, now_ms=now)
+            calldata_repo.bulk_insert_records(
+                conn, campaign, demo_records(numbers), import_task_id=None, now_ms=now
+            )
         return campaign_id
     finally:
         db.dispose()
@@ -289,7 +300,9 @@ def run(args: argparse.Namespace) -> bool:
         total_errors: Counter[str] = Counter()
         total_requests = 0
         backend = "PostgreSQL" if args.db else "SQLite"
-        print(f"soak: {backend}, {args.minutes} min, {args.rate:g} req/s, speed {args.speed:g}, {numbers} numbers dialing")
+        print(
+            f"soak: {backend}, {args.minutes} min, {args.rate:g} req/s, speed {args.speed:g}, {numbers} numbers dialing"
+        )
         print("| minute | requests | errors | p99 ms | server RSS MB | results received | pushed | WAL MB |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for thread in threads:
@@ -344,7 +357,9 @@ def main() -> None:
         "--numbers", type=int, default=0, help="numbers of the dialing campaign (default: enough for the run)"
     )
     parser.add_argument("--speed", type=float, default=10.0, help="the server's clock speed (default 10)")
-    parser.add_argument("--db", help="PostgreSQL URL (a private schema is created and dropped); default SQLite")
+    parser.add_argument(
+        "--db", help="PostgreSQL URL (a private schema is created and dropped); default SQLite"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 unless the goal was met")
     args = parser.parse_args()
     if args.minutes < 1 or args.rate <= 0 or args.threads < 1 or args.campaigns < 1:
