@@ -1,6 +1,6 @@
 """Soak: N minutes of steady mixed load against one `outdial serve`, to show that nothing degrades with time.
 
-Starts `outdial serve` as a subprocess (bench/calldata_add.py's `served`: SQLite in a temp dir, or the
+Starts `outdial serve` as a subprocess (bench/serving.py's `served`: SQLite in a temp dir, or the
 PostgreSQL given with --db in a private schema), with the clock --speed times faster so a predictive campaign
 dials on the built-in simulator all along (its numbers written before the server starts). A receiver on 127.0.0.1 in this process takes the campaign's
 callbacks. The load, at a steady --rate of requests per second from --threads threads:
@@ -26,17 +26,15 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from calldata_add import ADD_GAP_S, Served, campaign_body, served
+from calldata_add import ADD_GAP_S
 from outdial import auth
-from outdial.demo import DEMO_SKILL, demo_campaign_body, demo_records
+from serving import Receiver, Served, campaign_body, rss_mb, seed_dialing_campaign, served, wal_mb
 
 VDN = 1
 DIALING = "soak-dialing"
@@ -44,47 +42,6 @@ GROWTH_GOAL = 0.10
 WARMUP_MINUTES = 5
 # One cycle of the mixed load; "add" goes to the IVR campaigns in turn.
 MIX = ("add", "results", "add", "statistics", "add", "campaign", "add", "list", "results", "blocklist")
-
-
-class Receiver:
-    """The customer's callback endpoint on 127.0.0.1: counts batches and the resultIds they carried."""
-
-    def __init__(self) -> None:
-        self.result_ids: set[str] = set()
-        self.pushed = 0  # results in all batches, repeats included
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as a receiver behind a web server would
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                batch = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                with receiver.lock:
-                    receiver.pushed += len(batch)
-                    receiver.result_ids.update(str(item["resultId"]) for item in batch)
-                data = b'{"retCode":"0","retMsg":"success"}'
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/soak/results"
-        threading.Thread(target=self.server.serve_forever, name="receiver", daemon=True).start()
-
-    def counts(self) -> tuple[int, int]:
-        with self.lock:
-            return len(self.result_ids), self.pushed
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @dataclass
@@ -212,52 +169,11 @@ def _dispatch(load: Load, jobs: queue.Queue[int | None], rate: float, threads: i
         jobs.put(None)
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def wal_mb(server: Served) -> str:
-    if not server.database_url.startswith("sqlite"):
-        return "-"
-    wal = server.data_dir / "outdial.db-wal"
-    return f"{wal.stat().st_size / 2**20:.1f}" if wal.exists() else "0.0"
-
-
 def p99_ms(latencies: list[float]) -> float:
     if not latencies:
         return 0.0
     ordered = sorted(latencies)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-
-
-def seed_dialing_campaign(database_url: str, callback_url: str, numbers: int) -> int:
-    """The demo's predictive campaign (running all day from today 00:00, the simulator's agents on its
-    skill queue) with `numbers` numbers, written before the server starts: the API adds numbers only to a
-    campaign that is not executing, 20 a second, where a campaign dialing for half an hour needs thousands."""
-    from outdial.calldata import repository as calldata_repo
-    from outdial.campaigns import service as campaigns
-    from outdial.db import Database
-    from outdial.tenants import repository as tenants
-
-    db = Database(database_url)
-    now = time.time_ns() // 1_000_000
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    body = {**demo_campaign_body(today, callback_url), "name": DIALING}
-    try:
-        with db.write() as conn:
-            tenants.add_skill_queue(conn, VDN, DEMO_SKILL[0], DEMO_SKILL[1], now)
-            campaign_id = campaigns.add_campaign(conn, VDN, body, now_ms=now, default_tz="UTC")
-            campaign = calldata_repo.lock_campaign(conn, campaign_id)
-            assert campaign is not None  # added just above, in this transaction
-            calldata_repo.bulk_insert_records(
-                conn, campaign, demo_records(numbers), import_task_id=None, now_ms=now
-            )
-        return campaign_id
-    finally:
-        db.dispose()
 
 
 def _ivr_campaigns(server: Served, campaigns: int) -> list[int]:
