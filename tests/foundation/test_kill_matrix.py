@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from campaigns.factories import create_campaign
+from demo_server import _free_port
 from imports.helpers import add_server, dumps, start_import, task, xlsx_bytes
 from imports.test_import_api import stored
 from imports.test_import_crash import TEST_SECRET_KEY
@@ -52,12 +52,6 @@ ROWS = 2000
 NUMBERS = 30
 SERVE_TARGET = Path(__file__).with_name("serve_target.py")
 WAIT_S = 90  # the most any step may take on a busy machine; the matrix takes far less
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Serve:
