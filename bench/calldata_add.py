@@ -2,14 +2,19 @@
 
 Starts `outdial serve` as a subprocess (SQLite in a temp dir, or the PostgreSQL given with --db, in a
 private schema dropped afterwards), creates an AK/SK with the CLI (`outdial keys create --vdn ...`),
-creates the campaigns through the API (IVR campaigns starting tomorrow, at most 20 live per VDN as the
-document allows, so --campaigns/20 VDNs), then runs the load generator in separate processes: each sends
+writes the campaigns before the server starts (IVR campaigns starting tomorrow, at most 20 live per VDN as
+the document allows, so --campaigns/20 VDNs, each holding --preload numbers; with --dialing, a predictive
+campaign of that many numbers dialing on the simulator meanwhile, its results pushed to a receiver on
+127.0.0.1), then runs the load generator in separate processes: each sends
 signed add requests of 20 unique numbers, round robin over its own campaigns and never twice to one
 campaign within 1.05 s (the document's one-second rule), keeping --concurrency requests in flight.
-Prints requests/s, numbers/s, latency percentiles and every non-success code.
+Prints requests/s, numbers/s, latency percentiles and every non-success code; with --report-every S, the
+-wal file's size every S seconds (for long runs: the WAL bound of docs/internals.md).
 
 Usage: .venv/bin/python bench/calldata_add.py [--duration 10] [--campaigns 1000] [--processes 1]
        [--server-processes 1] [--concurrency 8] [--db postgresql://postgres@127.0.0.1:5432/test]
+       [--preload 0] [--dialing 0] [--report-every 0] [--wal-limit-mb 64]
+A long run: --duration 180 --campaigns 1000 --preload 2000 --dialing 20000 --report-every 15
 """
 
 from __future__ import annotations
@@ -19,51 +24,19 @@ import asyncio
 import json
 import multiprocessing
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from outdial import auth
-from outdial.client import Client
+from serving import Receiver, Served, campaign_body, rss_mb, seed_dialing_campaign, served, wal_mb
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTDIAL = str(Path(sys.executable).with_name("outdial"))
 PER_VDN = 20  # live IVR campaigns a VDN may hold
 ADD_GAP_S = 1.05  # the document's one second between adds to one campaign, plus a margin
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def campaign_body(name: str) -> dict[str, Any]:
-    tomorrow = datetime.now(UTC) + timedelta(days=1)
-    return {
-        "name": name,
-        "strBeginTime": tomorrow.strftime("%Y-%m-%d 00:00:00"),
-        "strEndTime": (tomorrow + timedelta(days=2)).strftime("%Y-%m-%d 23:59:59"),
-        "deviceType": 3,
-        "callerNo": [{"accessCode": "88880000", "priority": 1}],
-        "maxAlertingTime": 20,
-        "priority": 1,
-        "scheduleParam": {"workdayBeginTime1": "08:00", "workdayEndTime1": "20:00"},
-        "ivrParam": {"deviceSign": "1001", "callCount": 3, "callInterval": 3},
-        "retryPolicy": {"policyType": 0, "callInterval": 60, "retryDay": 1, "retryTimes": 2},
-        "initStatus": 0,
-        "callBackUrl": "https://192.0.2.10/outdial-bench/results",
-    }
 
 
 # --- load generator (runs in its own processes) --------------------------------------------------------
@@ -113,7 +86,9 @@ async def _load(
                 await asyncio.sleep(wait)
             next_free[(vdn_id, campaign_id)] = time.monotonic() + ADD_GAP_S
             serial += 1
-            records = [{"called": f"{seed}{serial:09d}{i:02d}", "sessionId": f"{serial}-{i}"} for i in range(20)]
+            records = [
+                {"called": f"{seed}{serial:09d}{i:02d}", "sessionId": f"{serial}-{i}"} for i in range(20)
+            ]
             body = json.dumps({"callDataList": records}, separators=(",", ":")).encode()
             path = f"/rest/isales/v1/openapi/campaigns/{vdn_id}/calldata/{campaign_id}"
             headers = {
@@ -154,31 +129,6 @@ def _load_process(
 # --- setup ---------------------------------------------------------------------------------------------
 
 
-def _private_schema(url: str) -> tuple[str, str]:
-    import sqlalchemy as sa
-
-    from outdial.db import normalize_url
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(normalize_url(url))
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    engine.dispose()
-    sep = "&" if "?" in url else "?"
-    return schema, f"{url}{sep}options=-csearch_path%3D{schema}"
-
-
-def _drop_schema(url: str, schema: str) -> None:
-    import sqlalchemy as sa
-
-    from outdial.db import normalize_url
-
-    engine = sa.create_engine(normalize_url(url))
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    engine.dispose()
-
-
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time so far of a process and its child processes (`serve --workers N`), from
     Linux /proc."""
@@ -193,57 +143,68 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def run(args: argparse.Namespace) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="outdial-bench-"))
-    schema = None
-    db_url = f"sqlite:///{tmp}/outdial.db"
-    if args.db:
-        schema, db_url = _private_schema(args.db)
-    env = {
-        **os.environ,
-        "OUTDIAL_DATA_DIR": str(tmp),
-        "OUTDIAL_DATABASE_URL": db_url,
-        "OUTDIAL_TIMEZONE": "UTC",
-    }
-    vdns = list(range(1, (args.campaigns + PER_VDN - 1) // PER_VDN + 1))
-    subprocess.run([OUTDIAL, "db", "upgrade"], env=env, check=True, capture_output=True)
-    created = subprocess.run(
-        [OUTDIAL, "keys", "create", *(f"--vdn={v}" for v in vdns)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    key = json.loads(created.stdout)
-    port = free_port()
-    server_log = tmp / "serve.log"  # a file, not a pipe: a full pipe would stall the server
-    with server_log.open("wb") as log_file:
-        server = subprocess.Popen(
-            [OUTDIAL, "serve", "--port", str(port), "--workers", str(args.server_processes)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+def seed_campaigns(database_url: str, vdns: list[int], count: int, preload: int) -> list[tuple[int, int]]:
+    """`count` IVR campaigns starting tomorrow, PER_VDN per VDN, each with `preload` numbers already
+    waiting: written before the server starts (the API takes 20 numbers a second per campaign)."""
+    from outdial.calldata import repository as calldata_repo
+    from outdial.campaigns import service as campaigns_service
+    from outdial.db import Database
+    from outdial.demo import demo_records
+
+    db = Database(database_url)
+    now = time.time_ns() // 1_000_000
+    records = demo_records(preload)
+    made: list[tuple[int, int]] = []
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit("the server did not start: " + server_log.read_text())
-        client = Client(base_url, key["ak"], key["sk"])
-        campaigns: list[tuple[int, int]] = []
-        for n in range(args.campaigns):
+        for n in range(count):
             vdn_id = vdns[n // PER_VDN]
-            response = client.add_campaign(vdn_id, campaign_body(f"bench{n}"))
-            if not response.ok:
-                raise SystemExit(f"could not create campaign {n}: {response.body}")
-            campaigns.append((vdn_id, int(response.body["returnObject"]["id"])))
-        client.close()
+            with db.write() as conn:
+                campaign_id = campaigns_service.add_campaign(
+                    conn, vdn_id, campaign_body(f"bench{n}"), now_ms=now, default_tz="UTC"
+                )
+                if records:
+                    campaign = calldata_repo.lock_campaign(conn, campaign_id)
+                    assert campaign is not None  # added just above, in this transaction
+                    calldata_repo.bulk_insert_records(
+                        conn, campaign, records, import_task_id=None, now_ms=now
+                    )
+            made.append((vdn_id, campaign_id))
+    finally:
+        db.dispose()
+    return made
+
+
+def _wait_reporting(pending: Any, server: Served, every: float, began: float) -> None:
+    """Prints the -wal file's size (SQLite), the database's and the server's RSS every `every` seconds
+    until the load generators are done."""
+    print("| s | WAL MB | database MB | server RSS MB |")
+    print("| --- | --- | --- | --- |")
+    database = server.data_dir / "outdial.db"
+    while not pending.ready():
+        pending.wait(every)
+        size = f"{database.stat().st_size / 2**20:.0f}" if database.exists() else "-"
+        print(
+            f"| {time.monotonic() - began:.0f} | {wal_mb(server)} | {size} | {rss_mb(server.process.pid):.0f} |",
+            flush=True,
+        )
+
+
+def run(args: argparse.Namespace) -> None:
+    vdns = list(range(1, (args.campaigns + PER_VDN - 1) // PER_VDN + 1))
+    receiver = Receiver()
+    campaigns: list[tuple[int, int]] = []
+
+    def prepare(database_url: str) -> None:
+        campaigns.extend(seed_campaigns(database_url, vdns, args.campaigns, args.preload))
+        if args.dialing:  # on a VDN of its own, which the load does not touch
+            seed_dialing_campaign(database_url, receiver.url, args.dialing, vdn_id=vdns[-1] + 1)
+
+    env = {"OUTDIAL_CALLBACK_ALLOWED_NETWORKS": "127.0.0.0/8"}
+    if args.wal_limit_mb is not None:
+        env["OUTDIAL_SQLITE_WAL_LIMIT_MB"] = str(args.wal_limit_mb)
+    with served(args.db, vdns, workers=args.server_processes, env=env, prepare=prepare) as server:
+        base_url = server.base_url
+        key = {"ak": server.ak, "sk": server.sk}
         shares = [campaigns[i :: args.processes] for i in range(args.processes)]
         per_process = max(1, args.concurrency // args.processes)
         jobs = [
@@ -251,14 +212,15 @@ def run(args: argparse.Namespace) -> None:
             for i, share in enumerate(shares)
         ]
         with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
-            cpu_before = _cpu_seconds(server.pid)
-            results = pool.map(_load_process, jobs)
-            server_cpu = _cpu_seconds(server.pid) - cpu_before
-    finally:
-        server.terminate()
-        server.wait(10)
-        if schema and args.db:
-            _drop_schema(args.db, schema)
+            cpu_before = _cpu_seconds(server.process.pid)
+            began = time.monotonic()
+            pending = pool.map_async(_load_process, jobs)
+            if args.report_every:
+                _wait_reporting(pending, server, args.report_every, began)
+            results = pending.get()
+            server_cpu = _cpu_seconds(server.process.pid) - cpu_before
+            largest_wal = wal_mb(server)
+    receiver.stop()
     latencies = sorted(x for lat, _, _, _ in results for x in lat)
     elapsed = max(seconds for _, _, seconds, _ in results)  # the processes ran side by side
     codes: Counter[str] = Counter()
@@ -284,6 +246,9 @@ def run(args: argparse.Namespace) -> None:
     refused = {c: n for c, n in codes.items() if c != "0200000"}
     if refused:
         print(f"non-success answers: {refused}")
+    if args.dialing:
+        print(f"the dialing campaign's results received meanwhile: {receiver.counts()[0]}")
+    print(f"-wal file at the end: {largest_wal} MB")
 
 
 def main() -> None:
@@ -296,6 +261,21 @@ def main() -> None:
     )
     parser.add_argument(
         "--concurrency", type=int, default=8, help="requests in flight, all processes together"
+    )
+    parser.add_argument(
+        "--preload", type=int, default=0, help="numbers each campaign holds before the load (default 0)"
+    )
+    parser.add_argument(
+        "--dialing",
+        type=int,
+        default=0,
+        help="numbers of a predictive campaign dialing meanwhile (default none)",
+    )
+    parser.add_argument(
+        "--report-every", type=float, default=0, help="print the WAL size every S seconds (default: never)"
+    )
+    parser.add_argument(
+        "--wal-limit-mb", type=float, help="the server's OUTDIAL_SQLITE_WAL_LIMIT_MB (0: no limit)"
     )
     parser.add_argument(
         "--db", help="PostgreSQL URL (a private schema is created and dropped); default SQLite"

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     port: int = 8080
     timezone: str = Field(default_factory=server_timezone)
 
+    # SQLite: past this size of the -wal file (MiB), writers wait for a checkpoint that empties it
+    # (docs/internals.md); 0: no limit.
+    sqlite_wal_limit_mb: float = 64
+
     # auth-v2: accepted clock skew either side of the server's time, and how long a used signature is kept
     auth_window_seconds: int = 300
     max_body_bytes: int = 1_048_576

@@ -13,6 +13,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -47,12 +48,14 @@ class _WriterLock:
         self._fd = -1
         self._pid = 0
         self._depth = 0  # guarded by _threads
+        self._owner = 0  # the thread holding it, 0 when free
 
     def acquire(self, blocking: bool = True) -> bool:
         if not self._threads.acquire(blocking):
             return False
         if self._path is None or self._depth > 0:
             self._depth += 1
+            self._owner = threading.get_ident()
             return True
         if self._pid != os.getpid():
             # a forked child must not share its parent's open file description: flock belongs to it
@@ -67,12 +70,18 @@ class _WriterLock:
             self._threads.release()
             raise
         self._depth = 1
+        self._owner = threading.get_ident()
         return True
+
+    def held_here(self) -> bool:
+        return self._owner == threading.get_ident()
 
     def release(self) -> None:
         self._depth -= 1
-        if self._depth == 0 and self._path is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._depth == 0:
+            self._owner = 0
+            if self._path is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
 
     def close(self) -> None:
@@ -82,44 +91,98 @@ class _WriterLock:
 
 
 class _Checkpointer:
-    """Copies a SQLite file's WAL back into the database in a thread of its own, shortly after commits.
+    """Copies a SQLite file's WAL back into the database in a thread of its own, shortly after commits, and
+    keeps the -wal file under a size.
 
     Connections run with wal_autocheckpoint=0: otherwise the commit that takes the WAL past 1,000 pages
     does the copy itself, in the committing request's time: about 0.55 s after a 500,000-row import, a few
     ms now and then under a stream of adds. PASSIVE never waits for readers or writers; what it cannot copy
-    yet is copied next time. SQLite releases the GIL meanwhile."""
+    yet is copied next time. SQLite releases the GIL meanwhile.
+
+    PASSIVE alone never shortens the log: SQLite starts it over only when a transaction begins after
+    everything was copied back, which a steady stream of writers never lets happen (10 GB of WAL in 150 s
+    of adds, issue 18). So once the file passes `limit_bytes`, the thread takes the writer lock (the
+    process's writers stand aside for it, see `wait_for_truncation`) and runs a TRUNCATE checkpoint,
+    which copies the rest, waits up to TRUNCATE_WAIT_S for readers of older snapshots, and empties the
+    file. When such a reader outlasts the wait, the log stays as it is until RETRY_S later."""
 
     DELAY_S = 0.2  # gather the commits of a burst into one checkpoint
+    TRUNCATE_WAIT_S = 1.0  # the longest writers wait for readers still on older snapshots
+    RETRY_S = 5.0  # after a truncation that readers prevented
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, writer: _WriterLock, limit_bytes: int) -> None:
         self._path = path
+        self._wal_path = f"{path}-wal"
+        self._writer = writer
+        self._limit = limit_bytes
         self._committed = threading.Event()
         self._stop = threading.Event()
+        self._truncated = threading.Event()  # clear while a truncation is asked for or running
+        self._truncated.set()
+        self._retry_at = 0.0
         self._thread: threading.Thread | None = None
         self._pid = 0
 
     def committed(self) -> None:
+        """Called after each commit, the writer lock still held."""
         if self._thread is None or self._pid != os.getpid():
             self._pid = os.getpid()
             self._stop.clear()
+            self._truncated.set()
             self._thread = threading.Thread(target=self._run, name="outdial-checkpoint", daemon=True)
             self._thread.start()
+        if self._truncated.is_set() and self._over_limit():
+            self._truncated.clear()  # from now on this process's writers wait for the truncation
         self._committed.set()
 
+    def truncation_pending(self) -> bool:
+        return self._pid == os.getpid() and not self._truncated.is_set()
+
+    def wait_for_truncation(self) -> None:
+        """Let a pending truncation take the writer lock first (bounded: it gives up on slow readers).
+        Not when this thread holds the lock already (a nested write): the truncation waits for it."""
+        if self.truncation_pending() and not self._writer.held_here():
+            self._truncated.wait(self.TRUNCATE_WAIT_S + 5)
+
+    def _over_limit(self) -> bool:
+        if self._limit <= 0 or time.monotonic() < self._retry_at:
+            return False
+        try:
+            return os.stat(self._wal_path).st_size > self._limit
+        except OSError:
+            return False
+
     def _run(self) -> None:
-        connection = sqlite3.connect(self._path, timeout=30, check_same_thread=False)
+        connection = sqlite3.connect(self._path, timeout=self.TRUNCATE_WAIT_S, check_same_thread=False)
         try:
             while not self._stop.is_set():
                 self._committed.wait()
                 self._committed.clear()
-                if self._stop.wait(self.DELAY_S):
+                if self._truncated.is_set() and self._stop.wait(self.DELAY_S):
                     break
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                if not self._truncated.is_set() or self._over_limit():  # over it: other processes wrote
+                    self._truncate(connection)
         finally:
+            self._truncated.set()
             with contextlib.suppress(sqlite3.Error):  # the last checkpoint, for a clean stop
                 connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
             connection.close()
+
+    def _truncate(self, connection: sqlite3.Connection) -> None:
+        self._truncated.clear()
+        try:
+            self._writer.acquire()
+            try:
+                busy = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                self._writer.release()
+        except sqlite3.Error:
+            busy = 1
+        if busy:
+            self._retry_at = time.monotonic() + self.RETRY_S
+        self._truncated.set()
 
     def stop(self) -> None:
         if self._thread is not None and self._pid == os.getpid():
@@ -129,18 +192,24 @@ class _Checkpointer:
         self._thread = None
 
 
+DEFAULT_WAL_LIMIT_MB = 64  # Settings.sqlite_wal_limit_mb
+
+
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, wal_limit_mb: float = DEFAULT_WAL_LIMIT_MB) -> None:
+        """`wal_limit_mb`: on a SQLite file, the -wal size past which writers wait for a truncating
+        checkpoint (0: no limit)."""
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        lock_path = None
+        self.wal_limit_mb = wal_limit_mb
         self._checkpointer: _Checkpointer | None = None
+        path = sa.engine.make_url(self.url).database if self.is_sqlite else None
+        on_file = bool(path) and path != ":memory:"
+        self._writer = _WriterLock(f"{path}-writer.lock" if on_file else None)
         if self.is_sqlite:
-            path = sa.engine.make_url(self.url).database
-            if path and path != ":memory:":
+            if path and on_file:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-                lock_path = f"{path}-writer.lock"
-                self._checkpointer = _Checkpointer(path)
+                self._checkpointer = _Checkpointer(path, self._writer, int(wal_limit_mb * 2**20))
             self.engine: Engine = sa.create_engine(
                 self.url,
                 poolclass=QueuePool,
@@ -151,7 +220,6 @@ class Database:
             sa.event.listen(self.engine, "connect", _sqlite_on_connect)
         else:
             self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
-        self._writer = _WriterLock(lock_path)
 
     @property
     def dialect(self) -> str:
@@ -162,6 +230,8 @@ class Database:
         """A write transaction: commits on success, rolls back on any exception. Callbacks registered with
         `after_commit(conn, fn)` run once the commit succeeded."""
         if self.is_sqlite:
+            if self._checkpointer is not None:
+                self._checkpointer.wait_for_truncation()
             self._writer.acquire()
             yield from self._sqlite_write()
         else:
@@ -173,7 +243,9 @@ class Database:
         """A SQLite write transaction if no other writer holds the file at this instant, else None; always
         None on PostgreSQL. For an event loop: it runs a short transaction in place when this returns one,
         and waits in a worker thread (write()) when not, so it never blocks behind a long writer."""
-        if not self.is_sqlite or not self._writer.acquire(blocking=False):
+        if not self.is_sqlite or (self._checkpointer is not None and self._checkpointer.truncation_pending()):
+            return None
+        if not self._writer.acquire(blocking=False):
             return None
         return contextmanager(self._sqlite_write)()
 

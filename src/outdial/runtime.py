@@ -14,7 +14,7 @@ def build_context(
     settings: Settings | None = None, *, clock: Clock | None = None, migrate: bool = True
 ) -> AppContext:
     settings = settings or get_settings()
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), wal_limit_mb=settings.sqlite_wal_limit_mb)
     if migrate:
         upgrade(db)
     box = SecretBox.from_settings(settings.secret_key, settings.data_dir)

@@ -93,7 +93,7 @@ def _fork(
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     code = 0
     try:
-        ctx.db = Database(ctx.db.url)
+        ctx.db = Database(ctx.db.url, wal_limit_mb=ctx.db.wal_limit_mb)
         app = make_app(ctx, index == 0)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         freeze_startup_heap()

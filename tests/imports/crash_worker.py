@@ -21,7 +21,9 @@ from outdial.imports.forked import ForkedStream
 from outdial.secretbox import SecretBox
 
 
-def main() -> None:
+def install(stage: str) -> None:
+    """Make this process's imports stop at `stage` ("insert" or "open"), saying so on stdout. The kill
+    matrix (tests/foundation/test_kill_matrix.py) installs it in `outdial serve`."""
     real_insert = calldata_repo.bulk_insert_blocks
 
     def insert_then_hang(conn: Any, blocks: Any, **kwargs: Any) -> None:
@@ -41,12 +43,16 @@ def main() -> None:
             time.sleep(600)  # the test kills the process here; the reading process waits for its start
             return summary
 
-    if os.environ.get("CRASH_AT", "insert") == "open":
+    if stage == "open":
         pipeline.ForkedStream = OpenThenHang  # type: ignore[misc]
     else:
         pipeline.calldata_repo = type(sys)("hanging_repo")
         pipeline.calldata_repo.__dict__.update(calldata_repo.__dict__)
         pipeline.calldata_repo.bulk_insert_blocks = insert_then_hang  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    install(os.environ.get("CRASH_AT", "insert"))
     ctx = AppContext(
         settings=Settings(
             timezone="UTC",
