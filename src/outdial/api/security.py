@@ -22,6 +22,7 @@ from outdial.api import jsonbody
 from outdial.api.transactions import in_write_transaction
 from outdial.context import AppContext
 from outdial.errors import ApiError, AuthError
+from outdial.secretbox import SecretUnreadable
 from outdial.tenants import repository as tenants
 
 log = logging.getLogger("outdial.auth")
@@ -144,9 +145,23 @@ async def unspent_signed_request(request: Request) -> SignedRequest:
     return SignedRequest(key, parsed.signature, vdn_id, body, content_type)
 
 
+_unreadable_logged: set[str] = set()
+
+
 def _find_key(ctx: AppContext, ak: str) -> tenants.ApiKey:
-    with ctx.db.read() as conn:
-        key = tenants.find_active_key(conn, ctx.box, ak)
+    try:
+        with ctx.db.read() as conn:
+            key = tenants.find_active_key(conn, ctx.box, ak)
+    except SecretUnreadable as exc:
+        # The operator's mistake (another secret key), not the caller's: said once in the log, and to the
+        # caller as a 401 that tells them to ask (start-up's check_opens normally stops this earlier).
+        if ak not in _unreadable_logged:
+            _unreadable_logged.add(ak)
+            log.error("AK %s cannot be used: %s", ak, exc)
+        raise ApiError(
+            "401", "Unauthorized: the server cannot read this AK's secret; its operator must fix the secret key",
+            http_status=401,
+        ) from None
     if key is None:
         raise AuthError("unknown or revoked AK")
     return key
