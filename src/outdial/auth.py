@@ -10,9 +10,9 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable, Generator
 from urllib.parse import parse_qsl, quote
 
 import httpx

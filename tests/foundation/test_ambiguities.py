@@ -33,7 +33,9 @@ def test_the_same_request_twice_in_one_second_both_succeed(client: Client, clock
     assert client.list_skill_queues(1).status_code == 401
 
 
-def test_authv2_signs_requests_of_a_plain_httpx_client(http: TestClient, keys: dict[str, ApiKey], clock) -> None:
+def test_authv2_signs_requests_of_a_plain_httpx_client(
+    http: TestClient, keys: dict[str, ApiKey], clock
+) -> None:
     auth = AuthV2(keys["vdn1"].ak, keys["vdn1"].sk, now_ms=clock.now_ms)
     body = json.dumps({"skillId": 7, "skillName": "seven"}).encode()
     headers = {"content-type": "application/json; charset=UTF-8"}
@@ -51,13 +53,14 @@ def test_authv2_signs_requests_of_a_plain_httpx_client(http: TestClient, keys: d
 def test_two_authorization_headers_are_refused_either_way(http: TestClient, keys, clock) -> None:
     good = signed(keys["vdn1"], clock)
     for pair in ((good, "junk"), ("junk", good), (good, good)):
-        response = http.request(
-            "PUT", LIST, headers=[("authorization", pair[0]), ("authorization", pair[1])]
-        )
+        response = http.request("PUT", LIST, headers=[("authorization", pair[0]), ("authorization", pair[1])])
         assert response.status_code == 401
         assert response.json()["resultCode"] == "401"
     clock.advance(1)
-    assert http.put(LIST, headers={"authorization": signed(keys["vdn1"], clock)}).json()["resultCode"] == "0200007"
+    assert (
+        http.put(LIST, headers={"authorization": signed(keys["vdn1"], clock)}).json()["resultCode"]
+        == "0200007"
+    )
 
 
 def test_a_signed_path_with_a_trailing_slash_is_an_unknown_path(http: TestClient, keys, clock) -> None:
@@ -79,7 +82,9 @@ def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     length = next(
-        int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
     )
     while len(body) < length:
         chunk = sock.recv(65536)
@@ -126,8 +131,7 @@ def test_a_real_server_answers_ambiguous_and_huge_paths_without_500s(tmp_path: P
         # `outdial request` twice in a row, as a retrying script would
         for _ in range(2):
             sent = run_outdial(
-                ["request", "GET", base_url + SKILLS,
-                 "--ak", key["ak"], "--sk", key["sk"]],
+                ["request", "GET", base_url + SKILLS, "--ak", key["ak"], "--sk", key["sk"]],
                 tmp_path,
                 env,
             )

@@ -134,17 +134,103 @@ TROUBLE_NUMBERS: list[Any] = [
 # Every field name the documents and outdial's own interfaces use in a body or a query.
 FIELDS = sorted(
     set(
-        "archiveHistory batchId beginTime blocklist blocklistNo busiResult busiResultCode busiResultDesc "
-        "busiResultPolicy busiResultSubCode callBackUrl callCount callDataList callInterval callPolicy "
-        "callType called calledNo callerNo campaignId ccId chooseType customField dataType delayTime "
-        "description deviceSign deviceType endTime failInterval failedOnly fileName filePath hostKey hour "
-        "id importTaskIds initStatus ip isCoverDupNo ivrParam limit maxAlertingTime maxPushes minute name "
-        "noRetryPolicy obCallCount offset outBoundType pageNum pageSize policy policyJson policyType port "
-        "predictMethod predictParam previewParam priority privateKey recycleTime recycleType "
-        "restrictPeriod restrictTimes result retryDay retryNumber retryPolicy retryTimes scheduleParam "
-        "serverId serverInfo serverPwd sessionId showDetail skillId skillName skillParam state "
-        "strBeginTime strEndTime subStatus timeZone turnOrder turnType turns type userName "
-        "validityExpirationTime validityTime validityTimeUnit week workNo accessCode".split()
+        [
+            "archiveHistory",
+            "batchId",
+            "beginTime",
+            "blocklist",
+            "blocklistNo",
+            "busiResult",
+            "busiResultCode",
+            "busiResultDesc",
+            "busiResultPolicy",
+            "busiResultSubCode",
+            "callBackUrl",
+            "callCount",
+            "callDataList",
+            "callInterval",
+            "callPolicy",
+            "callType",
+            "called",
+            "calledNo",
+            "callerNo",
+            "campaignId",
+            "ccId",
+            "chooseType",
+            "customField",
+            "dataType",
+            "delayTime",
+            "description",
+            "deviceSign",
+            "deviceType",
+            "endTime",
+            "failInterval",
+            "failedOnly",
+            "fileName",
+            "filePath",
+            "hostKey",
+            "hour",
+            "id",
+            "importTaskIds",
+            "initStatus",
+            "ip",
+            "isCoverDupNo",
+            "ivrParam",
+            "limit",
+            "maxAlertingTime",
+            "maxPushes",
+            "minute",
+            "name",
+            "noRetryPolicy",
+            "obCallCount",
+            "offset",
+            "outBoundType",
+            "pageNum",
+            "pageSize",
+            "policy",
+            "policyJson",
+            "policyType",
+            "port",
+            "predictMethod",
+            "predictParam",
+            "previewParam",
+            "priority",
+            "privateKey",
+            "recycleTime",
+            "recycleType",
+            "restrictPeriod",
+            "restrictTimes",
+            "result",
+            "retryDay",
+            "retryNumber",
+            "retryPolicy",
+            "retryTimes",
+            "scheduleParam",
+            "serverId",
+            "serverInfo",
+            "serverPwd",
+            "sessionId",
+            "showDetail",
+            "skillId",
+            "skillName",
+            "skillParam",
+            "state",
+            "strBeginTime",
+            "strEndTime",
+            "subStatus",
+            "timeZone",
+            "turnOrder",
+            "turnType",
+            "turns",
+            "type",
+            "userName",
+            "validityExpirationTime",
+            "validityTime",
+            "validityTimeUnit",
+            "week",
+            "workNo",
+            "accessCode",
+        ]
     )
 )
 
@@ -189,16 +275,30 @@ SEED_BODIES: dict[str, list[Any]] = {
         {"sessionId": "s1", "called": "80021", "customField": "c"},
     ],
     "/blocklist/add": [
-        {"blocklist": ["80021"], "validityTime": 1, "validityTimeUnit": 1, "restrictTimes": 1,
-         "restrictPeriod": 1, "isCoverDupNo": 1}
+        {
+            "blocklist": ["80021"],
+            "validityTime": 1,
+            "validityTimeUnit": 1,
+            "restrictTimes": 1,
+            "restrictPeriod": 1,
+            "isCoverDupNo": 1,
+        }
     ],
     "/blocklist/query": [{"blocklist": ["80021"]}, {"offset": 0, "limit": 10}],
     "/blocklist/delete": [{"blocklistNo": "80021"}],
     "/file/addServer": [
-        {"userName": "u", "serverPwd": "p", "serverInfo": {"ip": "203.0.113.7", "port": 22, "filePath": "/in"}}
+        {
+            "userName": "u",
+            "serverPwd": "p",
+            "serverInfo": {"ip": "203.0.113.7", "port": 22, "filePath": "/in"},
+        }
     ],
     "/file/{serverId}/updateServer": [
-        {"userName": "u", "serverPwd": "p", "serverInfo": {"ip": "203.0.113.7", "port": 22, "filePath": "/in"}}
+        {
+            "userName": "u",
+            "serverPwd": "p",
+            "serverInfo": {"ip": "203.0.113.7", "port": 22, "filePath": "/in"},
+        }
     ],
     "/file/queryServer": [{"offset": 0, "limit": 10}],
     "/calldatafile/uploadFileServer/{campaignId}": [

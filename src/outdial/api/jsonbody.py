@@ -62,7 +62,9 @@ def _check(value: Any, path: str) -> None:
         item, where = pending.pop()
         if isinstance(item, str):
             if not _is_text(item):
-                raise ApiError(errors.INVALID_CHARS, f"{where} must not contain a lone surrogate (\\ud800-\\udfff)")
+                raise ApiError(
+                    errors.INVALID_CHARS, f"{where} must not contain a lone surrogate (\\ud800-\\udfff)"
+                )
         elif isinstance(item, _HugeInteger):
             raise ApiError(
                 errors.WRONG_VALUE, f"{where} is a number of {item.digits} digits, more than any field holds"

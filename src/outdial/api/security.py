@@ -159,7 +159,8 @@ def _find_key(ctx: AppContext, ak: str) -> tenants.ApiKey:
             _unreadable_logged.add(ak)
             log.error("AK %s cannot be used: %s", ak, exc)
         raise ApiError(
-            "401", "Unauthorized: the server cannot read this AK's secret; its operator must fix the secret key",
+            "401",
+            "Unauthorized: the server cannot read this AK's secret; its operator must fix the secret key",
             http_status=401,
         ) from None
     if key is None:
