@@ -399,3 +399,150 @@ def test_the_fuzz_finds_no_5xx(client: Client, clock: VirtualClock, method: str,
         _assert_envelope(response)
 
     one_request()
+
+
+# --- the examples, one by one (each answered 500 before) ------------------------------------------
+
+V1 = "/rest/isales/v1/openapi/campaigns/1"
+SURROGATE = '"\\ud800"'  # as a client writes it in JSON
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "field"),
+    [
+        ("POST", "/rest/isales/v2/openapi/campaigns/1", '{"name": %s}', "name"),
+        ("POST", V1 + "/file/addServer", '{"userName": %s}', "userName"),
+        (
+            "POST",
+            V1 + "/calldata/{c}",
+            '{"callDataList": [{"called": "1", "sessionId": %s}]}',
+            "callDataList[0].sessionId",
+        ),
+        (
+            "POST",
+            V1 + "/calldata/{c}",
+            '{"callDataList": [{"called": "1", "customField": %s}]}',
+            "callDataList[0].customField",
+        ),
+        ("POST", V1 + "/calldatafile/uploadFileServer/{c}", '{"serverId": "1", "fileName": %s}', "fileName"),
+        (
+            "POST",
+            V1 + "/calldatafile/uploadFileServer/{c}",
+            '{"serverId": "1", "fileName": "a.csv", "filePath": %s}',
+            "filePath",
+        ),
+        (
+            "POST",
+            V1 + "/calldatafile/uploadFileServer/{c}",
+            '{"serverId": %s, "fileName": "a.csv"}',
+            "serverId",
+        ),
+        (
+            "POST",
+            V1 + "/calldatafile/queryDataImportTask/{c}",
+            '{"offset": 0, "limit": 1, "importTaskIds": [%s]}',
+            "importTaskIds[0]",
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_the_field(client: Client, method, path, raw, field) -> None:
+    campaign_id = create_campaign(client)
+    answer = client.request(
+        method, path.replace("{c}", str(campaign_id)), raw_body=(raw % SURROGATE).encode()
+    )
+    assert answer.code == "02000002", answer.body
+    assert answer.body["resultDesc"].startswith(f"{field} "), answer.body
+
+
+@pytest.mark.parametrize(
+    "number", ["9223372036854775808", "18446744073709551616", "1e+308", "-9223372036854775809"]
+)
+@pytest.mark.parametrize(
+    ("path", "template", "field"),
+    [
+        (V1 + "/blocklist/query", '{"offset": %s, "limit": 10}', "offset"),
+        (V1 + "/file/queryServer", '{"offset": %s, "limit": 10}', "offset"),
+        (V1 + "/calldatafile/queryDataImportTask/{c}", '{"offset": %s, "limit": 10}', "offset"),
+        (V1 + "/blocklist/query", '{"offset": 0, "limit": %s}', "limit"),
+    ],
+)
+def test_numbers_beyond_64_bits_are_refused_naming_the_field(
+    client: Client, clock, path, template, field, number
+) -> None:
+    campaign_id = create_campaign(client)
+    clock.advance(0.001)
+    answer = client.request(
+        "POST", path.replace("{c}", str(campaign_id)), raw_body=(template % number).encode()
+    )
+    assert answer.code == "02000007", answer.body
+    assert answer.body["resultDesc"].startswith(f"{field} "), answer.body
+
+
+def test_a_holiday_id_past_64_bits_is_refused_naming_it(client: Client) -> None:
+    campaign_id = create_campaign(client)
+    body = b'{"id": -9223372036854775809, "name": "h", "beginTime": "2026-12-24", "endTime": "2026-12-26"}'
+    answer = client.request("PUT", f"{V1}/holiday/{campaign_id}", raw_body=body)
+    assert answer.code == "02000007" and answer.body["resultDesc"].startswith("id "), answer.body
+
+
+def test_an_integer_literal_of_5000_digits_is_refused_naming_the_field(client: Client) -> None:
+    body = b'{"offset": ' + FIVE_THOUSAND_DIGITS.encode() + b', "limit": 10}'
+    answer = client.request("POST", V1 + "/blocklist/query", raw_body=body)
+    assert answer.code == "02000007", answer.body
+    assert answer.body["resultDesc"].startswith("offset is a number of 5000 digits"), answer.body
+
+
+def test_ids_and_vdn_ids_of_5000_digits(client: Client, clock) -> None:
+    for path, field in (
+        (f"{V1}/{FIVE_THOUSAND_DIGITS}", "campaignId"),
+        (f"{V1}/calldata/1/{FIVE_THOUSAND_DIGITS}", "dataId"),
+    ):
+        clock.advance(0.001)
+        answer = client.request("GET", path)
+        assert answer.code == "02000007" and answer.body["resultDesc"].startswith(field), answer.body
+    answer = client.request("GET", f"/rest/isales/v1/openapi/campaigns/{FIVE_THOUSAND_DIGITS}/1")
+    assert answer.status_code == 401  # no key is bound to such a VDN
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Tokyo"])
+def test_numbers_recycled_at_the_last_second_of_9999_are_read_and_deleted(
+    client: Client, clock, ctx, zone
+) -> None:
+    import sqlalchemy as sa
+
+    from outdial.models.calldata import call_data
+
+    campaign_id = create_campaign(client, timeZone=zone)
+    assert client.pause_campaign(1, campaign_id).ok  # numbers are added and deleted while paused
+    for recycle_type in ("3", "2", "1"):  # exactly that second, that day, up to that day
+        clock.advance(1)
+        assert client.add_call_data(
+            1, campaign_id, [{"called": "80021", "recycleTime": "9999-12-31 23:59:59"}]
+        ).ok
+        with ctx.db.read() as conn:
+            data_id = conn.execute(sa.select(sa.func.max(call_data.c.id))).scalar_one()
+        clock.advance(1)
+        read = client.get_call_data(1, campaign_id, data_id)
+        assert read.ok, read.body
+        assert {"propCode": "recycleTime", "propValue": "9999-12-31 23:59:59"}.items() <= next(
+            p for p in _props(read.body) if p.get("propCode") == "recycleTime"
+        ).items()
+        clock.advance(1)
+        answer = client.delete_call_data(
+            1, campaign_id, {"recycleTime": "9999-12-31 23:59:59", "recycleType": recycle_type}
+        )
+        assert answer.ok and answer.body["returnObject"]["deleteCount"] == 1, answer.body
+
+
+def _props(body: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    pending: list[Any] = [body]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if "propCode" in item:
+                found.append(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return found
