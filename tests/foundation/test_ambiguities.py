@@ -7,13 +7,16 @@ without a traceback, and the keep-alive connection survives it."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
-from foundation.serve_process import outdial_env, run_outdial, start_serve, stop
+from foundation.serve_process import free_port, outdial_env, run_outdial, start_serve, stop
 from foundation.test_auth import signed
 from outdial.auth import AuthV2
 from outdial.client import Client
@@ -140,3 +143,47 @@ def test_a_real_server_answers_ambiguous_and_huge_paths_without_500s(tmp_path: P
         stop(server)
     text = log.read_text()
     assert "Traceback" not in text and "unexpected error" not in text, text[-2000:]
+
+
+def test_a_bug_answers_the_500_envelope_logs_once_and_keeps_the_connection(
+    ctx, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real uvicorn on a real socket (in a thread: the failing route exists only in this test)."""
+    import threading
+
+    import uvicorn
+
+    from outdial.app import create_app
+
+    app = create_app(ctx)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        with (
+            caplog.at_level(logging.ERROR),
+            socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+        ):
+            sock.sendall(b"GET /boom HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head, body = _read_response(sock)
+            assert head.startswith(b"HTTP/1.1 500") and json.loads(body)["resultCode"] == "500"
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # the same connection
+            head, _ = _read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    tracebacks = [r for r in caplog.records if r.exc_info and "a bug" in str(r.exc_info[1])]
+    assert len(tracebacks) == 1 and tracebacks[0].name == "outdial.api"
