@@ -31,7 +31,14 @@ def create_app(ctx: AppContext, *, run_workers: bool = False) -> FastAPI:
             if workers:
                 workers.shutdown()
 
-    app = FastAPI(title="outdial", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="outdial",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        redirect_slashes=False,  # a path with a trailing slash is an unknown path (404), never a redirect
+    )
     app.state.ctx = ctx
     handlers.install(app)
     for router in (campaigns_router, calldata_router, imports_router, results_router, engine_router):

@@ -219,8 +219,14 @@ def cli_groups() -> None:
 
 
 def main() -> None:
+    from outdial.secretbox import SecretKeyMismatch
+
     cli_groups()
-    app(prog_name="outdial")
+    try:
+        app(prog_name="outdial")
+    except SecretKeyMismatch as exc:  # one clear line, no traceback: the operator's setting to fix
+        typer.echo(f"outdial: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

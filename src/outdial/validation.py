@@ -48,17 +48,26 @@ def as_list(value: Any, path: str) -> list[Any]:
     return value
 
 
+# Every integer field is stored in or compared with a 64-bit column at most: a value outside is refused
+# here (02000007) whatever the field's own bounds, so none reaches a database that would raise.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def int_value(value: Any, path: str) -> int:
-    """Coerce a JSON value to int, or raise 02000006."""
+    """Coerce a JSON value to a 64-bit int, or raise 02000006 (not an integer) / 02000007 (out of range)."""
     if isinstance(value, bool):
         raise fail(errors.WRONG_TYPE, path, "must be an integer")
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INT_TEXT.match(value.strip()):
-        return int(value.strip())
-    raise fail(errors.WRONG_TYPE, path, "must be an integer")
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INT_TEXT.match(value.strip()):
+        number = int(value.strip())
+    else:
+        raise fail(errors.WRONG_TYPE, path, "must be an integer")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise fail(errors.WRONG_VALUE, path, f"must be between {INT64_MIN} and {INT64_MAX}")
+    return number
 
 
 def optional_int(

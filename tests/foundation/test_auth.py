@@ -166,9 +166,11 @@ def test_revoked_key_is_401(http, keys, clock, ctx) -> None:
     assert send(http, "PUT", PATH, signed(keys["vdn1"], clock)).status_code == 401
 
 
-def test_outdial_client_signs_like_the_reference(keys, clock) -> None:
+@pytest.mark.parametrize("millis", [True, False])
+def test_outdial_client_signs_like_the_reference(keys, clock, millis: bool) -> None:
     from outdial import auth
 
+    clock.advance(0.123)  # a timestamp with milliseconds, the default (honest retries)
     body = b'{"name":"x y"}'
     headers = {
         "host": "testserver",
@@ -184,8 +186,11 @@ def test_outdial_client_signs_like_the_reference(keys, clock) -> None:
         headers=headers,
         body=body,
         now_ms=clock.now_ms(),
+        **({} if millis else {"with_millis": False}),
     )
+    stamped = datetime.fromtimestamp(clock.now_ms() / 1000, tz=UTC)
+    timestamp = stamped.strftime("%Y-%m-%dT%H:%M:%S") + (".123Z" if millis else "Z")
     theirs = reference_sign(
-        keys["vdn1"].ak, keys["vdn1"].sk, "POST", "/a/b", headers, body, stamp(clock), {"z": "1", "a": " "}
+        keys["vdn1"].ak, keys["vdn1"].sk, "POST", "/a/b", headers, body, timestamp, {"z": "1", "a": " "}
     )
     assert ours == theirs

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outdial import errors
 from outdial.api.envelope import envelope
@@ -48,11 +49,7 @@ def install(app: FastAPI) -> None:
         field = str(first.get("loc", ["", "parameter"])[-1])
         return JSONResponse(envelope(errors.WRONG_TYPE, f"{field} {first.get('msg', 'is invalid')}"))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # A bug, never an answer to bad input (that is ApiError): logged with its traceback.
-        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(envelope("500", "internal error; it has been logged"), status_code=500)
+    app.add_middleware(AnswerBugs)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -60,3 +57,32 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             envelope(errors.DATABASE_ERROR, "database operation error, try again"), status_code=503
         )
+
+
+class AnswerBugs:
+    """A bug (any exception no handler above took) is answered here with the 500 envelope and logged once
+    with its traceback. Starlette's own last-resort handler re-raises after answering, and the server then
+    logs the traceback a second time and closes the keep-alive connection under the client's next request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watching(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching)
+        except Exception as exc:
+            log.error("unexpected error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            if started:  # half an answer is out: nothing honest can follow it on this connection
+                raise
+            response = JSONResponse(envelope("500", "internal error; it has been logged"), status_code=500)
+            await response(scope, receive, send)

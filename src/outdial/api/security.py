@@ -7,8 +7,8 @@ transaction of its own (signed_request) or in the endpoint's (unspent_signed_req
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -18,9 +18,11 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from outdial import auth, errors
+from outdial.api import jsonbody
 from outdial.api.transactions import in_write_transaction
 from outdial.context import AppContext
 from outdial.errors import ApiError, AuthError
+from outdial.secretbox import SecretUnreadable
 from outdial.tenants import repository as tenants
 
 log = logging.getLogger("outdial.auth")
@@ -59,12 +61,7 @@ class SignedRequest:
             if required:
                 raise ApiError(errors.EMPTY, "request body is required")
             return {}
-        try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ApiError(errors.UNPARSABLE, f"request body is not valid JSON ({exc})") from None
-        except RecursionError:
-            raise ApiError(errors.UNPARSABLE, "request body is nested too deeply") from None
+        return jsonbody.decode(self.body)
 
     def json_object(self, *, required: bool = True) -> dict[str, Any]:
         body = self.json(required=required)
@@ -117,9 +114,10 @@ async def unspent_signed_request(request: Request) -> SignedRequest:
     ctx = app_context(request)
     body = await read_body(request, ctx.settings.max_body_bytes)
     try:
+        _refuse_repeated_headers(request.scope["headers"])
         parsed = auth.parse_authorization(request.headers.get("authorization"))
         vdn_text = request.path_params.get("vdnId", "")
-        vdn_id = int(vdn_text) if vdn_text.isdigit() else -1
+        vdn_id = int(vdn_text) if _VDN_TEXT.fullmatch(vdn_text) else -1  # no VDN: refused below (401)
         key = tenants.remembered_key(parsed.ak)
         if key is None:
             key = await run_in_threadpool(_find_key, ctx, parsed.ak)  # once per AK and process
@@ -147,9 +145,24 @@ async def unspent_signed_request(request: Request) -> SignedRequest:
     return SignedRequest(key, parsed.signature, vdn_id, body, content_type)
 
 
+_unreadable_logged: set[str] = set()
+
+
 def _find_key(ctx: AppContext, ak: str) -> tenants.ApiKey:
-    with ctx.db.read() as conn:
-        key = tenants.find_active_key(conn, ctx.box, ak)
+    try:
+        with ctx.db.read() as conn:
+            key = tenants.find_active_key(conn, ctx.box, ak)
+    except SecretUnreadable as exc:
+        # The operator's mistake (another secret key), not the caller's: said once in the log, and to the
+        # caller as a 401 that tells them to ask (start-up's check_opens normally stops this earlier).
+        if ak not in _unreadable_logged:
+            _unreadable_logged.add(ak)
+            log.error("AK %s cannot be used: %s", ak, exc)
+        raise ApiError(
+            "401",
+            "Unauthorized: the server cannot read this AK's secret; its operator must fix the secret key",
+            http_status=401,
+        ) from None
     if key is None:
         raise AuthError("unknown or revoked AK")
     return key
@@ -180,13 +193,30 @@ async def spend_and_write(
         raise
 
 
+# The headers a signature may cover, and Authorization itself: sent twice, which one counts would be a
+# guess (the verifier's or a proxy's), so such a request is refused outright.
+_SINGLE_HEADERS = frozenset({b"authorization", b"host", b"content-type", b"content-length"})
+_VDN_TEXT = re.compile(r"[0-9]{1,9}")
+
+
+def _refuse_repeated_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    seen: set[bytes] = set()
+    for name, _value in headers:
+        lowered = name.lower()
+        if lowered in _SINGLE_HEADERS:
+            if lowered in seen:
+                raise AuthError(f"more than one {lowered.decode()} header")
+            seen.add(lowered)
+
+
 # Integer ids of the paths and the largest value their columns hold (INTEGER, or BIGINT for dataId). A larger
-# number cannot name anything; refused here, it never reaches a database that would reject it.
+# number cannot name anything; refused here, it never reaches a database that would reject it (nor int(),
+# which refuses more than 4,300 digits).
 _PATH_ID_LIMITS = {"campaignId": 2**31 - 1, "holidayId": 2**31 - 1, "skillId": 2**31 - 1, "dataId": 2**63 - 1}
 
 
 def _check_path_ids(path_params: dict[str, str]) -> None:
     for name, limit in _PATH_ID_LIMITS.items():
         text = str(path_params.get(name, "")).lstrip("+-")
-        if text.isdigit() and int(text) > limit:
+        if text.isascii() and text.isdigit() and (len(text) > 19 or int(text) > limit):
             raise ApiError(errors.WRONG_VALUE, f"{name} must be between 1 and {limit}")

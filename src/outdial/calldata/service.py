@@ -64,7 +64,14 @@ def _status(campaign: repo.LockedCampaign | Row, now_ms: int) -> int:
 
 
 def _format_local(at_ms: int, tz: str) -> str:
-    return (_EPOCH + timedelta(milliseconds=at_ms)).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+    zone = ZoneInfo(tz)
+    try:
+        return (_EPOCH + timedelta(milliseconds=at_ms)).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    except OverflowError:
+        # A wall time of 9999-12-31 west of UTC is an instant in year 10000, past datetime's range: shift
+        # by the zone's offset at the last day it can represent, then format the (representable) wall time.
+        offset = datetime(9999, 12, 30, tzinfo=UTC).astimezone(zone).utcoffset() or timedelta()
+        return (datetime(1970, 1, 1) + (timedelta(milliseconds=at_ms) + offset)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- the blacklist rule (blacklist_rules.may_call) with the VDN's entries and calls ---------------------
@@ -299,10 +306,12 @@ def _conditions(where: DeleteFilter, tz: str) -> list[sa.ColumnElement[bool]]:
         if where.recycle_type == RECYCLE_EXACT:
             conditions.append(call_data.c.recycle_at == _local_ms(where.recycle_time, zone))
         else:
-            day = datetime.strptime(where.recycle_time[:10], "%Y-%m-%d")
-            start = (day.replace(tzinfo=zone) - _EPOCH) // _MS
-            end = ((day + timedelta(days=1)).replace(tzinfo=zone) - _EPOCH) // _MS
-            conditions.append(call_data.c.recycle_at < end)
+            day = where.recycle_time[:10]
+            start = _local_ms(f"{day} 00:00:00", zone)
+            # recycle times are whole seconds: "up to the day's last second" needs no next day, which
+            # 9999-12-31 does not have
+            last = _local_ms(f"{day} 23:59:59", zone)
+            conditions.append(call_data.c.recycle_at <= last)
             if where.recycle_type == RECYCLE_DAY:
                 conditions.append(call_data.c.recycle_at >= start)
     return conditions

@@ -1,7 +1,7 @@
 """Campaign interfaces: add and modify (V2), details, list, pause, resume, delete, holidays, calling numbers,
 retry policy; and outdial's own skill-queue interface. Rules are in service.py.
 
-`GET`/`DELETE …/{campaignId:int}` match digits only, so they do not catch other domains' one-segment paths
+`GET`/`DELETE …/{campaignId:digits}` match digits only, so they do not catch other domains' one-segment paths
 (`GET …/failcategorystatistics`, `DELETE …/blocklist`); a non-numeric id there answers 404."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from outdial.api import paths  # noqa: F401  (registers {name:digits} before the routes below)
 from outdial.api.envelope import ok
 from outdial.api.security import SignedRequest, context, signed_request
 from outdial.campaigns import parts, service
@@ -70,7 +71,7 @@ def list_campaigns(
         return ok(**service.list_campaigns(conn, req.vdn_id, query, ctx.clock.now_ms()))
 
 
-@router.get(V1 + "/{campaignId:int}")
+@router.get(V1 + "/{campaignId:digits}")
 def campaign_details(
     campaignId: int, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
 ) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def resume_campaign(
     return ok()
 
 
-@router.delete(V1 + "/{campaignId:int}")
+@router.delete(V1 + "/{campaignId:digits}")
 def delete_campaign(
     campaignId: int, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
 ) -> dict[str, Any]:

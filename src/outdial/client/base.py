@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 
@@ -45,6 +45,8 @@ class BaseClient:
         self.sk = sk
         self.http = http or httpx.Client(timeout=timeout)
         self.clock = clock or RealClock()
+        # signs each request as it is sent, with a millisecond timestamp: a retry is a new signature
+        self.auth = auth.AuthV2(ak, sk, now_ms=self.clock.now_ms)
 
     def request(
         self,
@@ -65,20 +67,9 @@ class BaseClient:
             )
         )
         query_string = urlencode({k: v for k, v in (query or {}).items() if v is not None})
-        host = urlsplit(self.base_url).netloc
-        headers = {"host": host, "content-type": CONTENT_TYPE, "content-length": str(len(data))}
-        headers["authorization"] = auth.sign(
-            ak=self.ak,
-            sk=self.sk,
-            method=method,
-            path=urlsplit(url).path,
-            query_string=query_string,
-            headers=headers,
-            body=data,
-            now_ms=self.clock.now_ms(),
-        )
         full_url = url + ("?" + query_string if query_string else "")
-        response = self.http.request(method, full_url, content=data, headers=headers)
+        headers = {"content-type": CONTENT_TYPE, "content-length": str(len(data))}
+        response = self.http.request(method, full_url, content=data, headers=headers, auth=self.auth)
         try:
             parsed: Any = response.json()
         except ValueError:
