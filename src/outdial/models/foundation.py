@@ -76,6 +76,7 @@ campaigns = sa.Table(
         sqlite_where=sa.text("deleted_at IS NULL"),
         postgresql_where=sa.text("deleted_at IS NULL"),
     ),
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )
 
 campaign_callers = sa.Table(
@@ -97,4 +98,5 @@ campaign_holidays = sa.Table(
     sa.Column("begin_date", sa.String(10)),
     sa.Column("end_date", sa.String(10)),
     sa.UniqueConstraint("campaign_id", "name"),
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )
