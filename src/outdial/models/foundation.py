@@ -30,6 +30,16 @@ used_signatures = sa.Table(
     sa.Column("expires_at", Instant, nullable=False, index=True),
 )
 
+# Small facts the server keeps about itself, one JSON value per key (e.g. "scaled_clock": the timeline of
+# `serve --speed N`, so a restart continues it; see outdial/clock_store.py).
+server_state = sa.Table(
+    "server_state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", Instant, nullable=False),
+)
+
 vdn_settings = sa.Table(
     "vdn_settings",
     metadata,
