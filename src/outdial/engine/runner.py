@@ -482,6 +482,7 @@ class Engine:
         flights: list[InFlight] = []
         retire: dict[int, list[int]] = {}
         postpone: list[dict[str, Any]] = []
+        not_selected = 0
         rows = list(rows)
         refusals = plan.blacklist_refusals(conn, _all_numbers(rows), now) if blacklist_in_use else {}
         placed_at = now + plan.auto_call_ms  # previewed: the agent sees the record first, then it is dialed
@@ -496,6 +497,7 @@ class Engine:
                 first = plan.first_number(numbers)
                 if first is None:  # the policy selects none of its numbers
                     retire.setdefault(cd.FINISHED, []).append(row.id)
+                    not_selected += 1
                     continue
                 index = first
             index = min(index, len(numbers) - 1)
@@ -554,6 +556,13 @@ class Engine:
                     local_day,
                     agent_id,
                 )
+            )
+        if not_selected:
+            log.warning(
+                "campaign %s: %d records finished without a call: its callPolicy selects none of their "
+                "numbers (see notCalledReason of each record)",
+                plan.campaign_id,
+                not_selected,
             )
         for state, data_ids in retire.items():
             repo.retire_records(conn, data_ids, state, now)
