@@ -365,10 +365,11 @@ def call_policy_of(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
 def stored_numbers_of(
     conn: Connection, campaign_id: int, import_task_ids: Sequence[str] | None = None
 ) -> Iterator[tuple[str | None, str | None]]:
-    """(import task id, stored numbers) of each record of the campaign, or of those import tasks only,
-    streamed; stored numbers are call_data.numbers, NULL for one number without a type."""
+    """(import task id, stored numbers) of each record of the campaign (deleted ones left out), or of
+    those import tasks only, streamed; stored numbers are call_data.numbers, NULL for one number without
+    a type."""
     query = sa.select(call_data.c.import_task_id, call_data.c.numbers).where(
-        call_data.c.campaign_id == campaign_id
+        call_data.c.campaign_id == campaign_id, call_data.c.state != cd.DELETED
     )
     if import_task_ids is not None:
         query = query.where(call_data.c.import_task_id.in_(import_task_ids))
