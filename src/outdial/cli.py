@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from outdial.clock import RealClock, ScaledClock
+from outdial.clock import RealClock
 from outdial.config import Settings, get_settings
 from outdial.tenants import repository as tenants
 
@@ -46,7 +46,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
     db: DbOption = None,
-    speed: Annotated[float, typer.Option(help="Run the clock N times faster than real time (demos)")] = 1.0,
+    speed: Annotated[
+        float,
+        typer.Option(
+            min=0.001, help="Run the clock N times faster than real time (demos); a restart continues it"
+        ),
+    ] = 1.0,
+    reset_clock: Annotated[
+        bool, typer.Option(help="Drop an earlier --speed run's timeline and start from real time")
+    ] = False,
     demo: Annotated[
         bool, typer.Option(help="Create a demo tenant, campaign and agents if none exist")
     ] = False,
@@ -62,16 +70,18 @@ def serve(
     from fastapi import FastAPI
 
     from outdial.app import create_app
+    from outdial.clock_store import serve_clock
     from outdial.context import AppContext
     from outdial.runtime import build_context
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(db)
-    clock = ScaledClock(speed) if speed != 1.0 else RealClock()
-    ctx = build_context(settings, clock=clock)
+    ctx = build_context(settings)
+    ctx.clock = serve_clock(ctx.db, speed, reset=reset_clock)  # a sped-up timeline survives a restart
     ctx.auth_clock = RealClock()  # clients sign with the real time, whatever speed the campaigns run at
     host = host or settings.host
     port = port or settings.port
+
     def make_app(ctx: AppContext, run_workers: bool) -> FastAPI:
         app = create_app(ctx, run_workers=run_workers)
         if demo:

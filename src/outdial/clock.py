@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -34,14 +35,15 @@ class RealClock:
 
 
 class ScaledClock:
-    """Real time running `speed` times faster, starting from the moment it is created (`serve --speed N`)."""
+    """Real time running `speed` times faster (`serve --speed N`), from `start_ms` (default: the real now)
+    at the moment it is created."""
 
-    def __init__(self, speed: float) -> None:
+    def __init__(self, speed: float, start_ms: int | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
         self._origin_real = time.monotonic()
-        self._origin_ms = time.time_ns() // 1_000_000
+        self._origin_ms = time.time_ns() // 1_000_000 if start_ms is None else start_ms
 
     def now_ms(self) -> int:
         return self._origin_ms + int((time.monotonic() - self._origin_real) * 1000 * self.speed)
@@ -52,6 +54,31 @@ class ScaledClock:
 
     def seconds_until(self, at_ms: int) -> float:
         return max(0.0, (at_ms - self.now_ms()) / 1000 / self.speed)
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOrigin:
+    """Where a scaled timeline stood at one real instant: it reads `virtual_ms` at `real_ms` and runs
+    `speed` times faster than real time from there. Stored by `serve --speed` so a restart continues it."""
+
+    real_ms: int
+    virtual_ms: int
+    speed: float
+
+    def virtual_at(self, real_ms: int) -> int:
+        return self.virtual_ms + int((real_ms - self.real_ms) * self.speed)
+
+
+def continued_origin(stored: ClockOrigin | None, speed: float, real_now_ms: int) -> ClockOrigin | None:
+    """The timeline a server starting at `real_now_ms` runs on, at `speed`; None: the real clock.
+
+    A sped-up run's timeline goes on where it would be now had the server never stopped (it is never
+    behind anything the last run wrote, whatever `speed` is now), and never behind real time; at speed 1
+    with nothing stored the real clock is used."""
+    virtual_now = real_now_ms if stored is None else max(stored.virtual_at(real_now_ms), real_now_ms)
+    if speed == 1.0 and virtual_now == real_now_ms:
+        return None  # real time has caught up with any earlier timeline
+    return ClockOrigin(real_now_ms, virtual_now, speed)
 
 
 class VirtualClock:

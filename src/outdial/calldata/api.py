@@ -33,7 +33,7 @@ async def add_call_data(
     # Parsed before the transaction, which holds the writer lock meanwhile. A replay of a malformed body
     # gets the same refusal: the body is signed, so it cannot change.
     records = parse_add_request(req.json_object())
-    total = await spend_and_write(
+    added = await spend_and_write(
         ctx,
         req,
         service.add_call_data,
@@ -43,7 +43,7 @@ async def add_call_data(
         now_ms=ctx.clock.now_ms(),
         max_unfinished=ctx.settings.max_unfinished_per_campaign,
     )
-    return JSONResponse(ok(returnObject={"totalSize": total}))  # a Response: FastAPI need not encode it
+    return JSONResponse(ok(returnObject=added.answer()))  # a Response: FastAPI need not encode it
 
 
 @router.get(V1 + "/calldata/{campaignId}/{dataId}")

@@ -290,7 +290,11 @@ def bulk_insert_blocks(
 
 
 def _sqlite_insert_file(
-    execute: Any, blocks: Iterable[list[Any]], campaign: LockedCampaign, import_task_id: str | None, now_ms: int
+    execute: Any,
+    blocks: Iterable[list[Any]],
+    campaign: LockedCampaign,
+    import_task_id: str | None,
+    now_ms: int,
 ) -> None:
     """A file's rows: the columns that are the same for every row written into the statement (fewer
     values to bind), _SQLITE_ROWS_PER_INSERT rows per statement (sqlite3's executemany costs ~2 µs per
@@ -319,7 +323,11 @@ def _sqlite_insert_file(
 
 
 def _sqlite_insert_few(
-    execute: Any, blocks: Iterable[list[Any]], campaign: LockedCampaign, import_task_id: str | None, now_ms: int
+    execute: Any,
+    blocks: Iterable[list[Any]],
+    campaign: LockedCampaign,
+    import_task_id: str | None,
+    now_ms: int,
 ) -> None:
     """A few rows (an add's): every value a parameter, so a statement's text depends only on its number
     of rows and SQLite's prepared statement serves every add of that size (with the constants written
@@ -341,6 +349,32 @@ def _sqlite_insert_few(
 def _insert_statement(rows: int) -> str:
     one = "(" + ", ".join("?" for _ in _BULK_COLUMNS) + ")"
     return _INSERT_VALUES + ", ".join([one] * rows)
+
+
+def call_policy_of(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
+    """The campaign's normalized callPolicy (None: by sequence)."""
+    rows = run_sql(conn, "SELECT spec FROM campaigns WHERE id = ?", (campaign_id,))
+    if not rows:
+        return None
+    spec = rows[0][0]
+    spec = json.loads(spec) if isinstance(spec, str) else spec
+    policy = spec.get("callPolicy") if isinstance(spec, dict) else None
+    return policy if isinstance(policy, dict) else None
+
+
+def stored_numbers_of(
+    conn: Connection, campaign_id: int, import_task_ids: Sequence[str] | None = None
+) -> Iterator[tuple[str | None, str | None]]:
+    """(import task id, stored numbers) of each record of the campaign (deleted ones left out), or of
+    those import tasks only, streamed; stored numbers are call_data.numbers, NULL for one number without
+    a type."""
+    query = sa.select(call_data.c.import_task_id, call_data.c.numbers).where(
+        call_data.c.campaign_id == campaign_id, call_data.c.state != cd.DELETED
+    )
+    if import_task_ids is not None:
+        query = query.where(call_data.c.import_task_id.in_(import_task_ids))
+    for row in conn.execute(query.execution_options(yield_per=10_000)):
+        yield row.import_task_id, row.numbers
 
 
 def get_record(conn: Connection, campaign_id: int, data_id: int) -> Row | None:

@@ -6,6 +6,7 @@ one-second slot of the add included). Decisions are in docs/calldata.md."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,10 +35,13 @@ from outdial.calldata.records import (
 )
 from outdial.campaigns.repository import get_campaign
 from outdial.campaigns.status import COMPLETED, EXECUTING, effective_status
+from outdial.engine import callpolicy
 from outdial.errors import ApiError
 from outdial.models import calldata as cd
 from outdial.models.calldata import call_data
 from outdial.validation import as_object, fail, optional_int, optional_str
+
+log = logging.getLogger("outdial.calldata")
 
 # "the interface invoking time cannot be less than 1 second" (per campaign)
 ADD_INTERVAL_MS = 1000
@@ -117,6 +121,63 @@ def _blacklist_reason(entry: BlacklistEntry | None, allowed: int, tz: str) -> st
 # --- POST …/calldata/{campaignId} ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Added:
+    total_size: int  # the campaign's unfinished numbers (waiting or being called) after the add
+    not_called: int = 0  # of the records added, those the campaign's call policy never calls
+    not_called_reason: str | None = None  # why, for the first of them
+
+    def answer(self) -> dict[str, Any]:
+        """The add's returnObject: totalSize, and the extension fields when some records are not called."""
+        if not self.not_called:
+            return {"totalSize": self.total_size}
+        return {
+            "totalSize": self.total_size,
+            "notCalledCount": self.not_called,
+            "notCalledReason": self.not_called_reason,
+        }
+
+
+def not_called_by_policy(
+    numbers_of_records: Iterable[Sequence[callpolicy.HasType]], call_policy: dict[str, Any] | None
+) -> tuple[int, str | None]:
+    """How many of the records the call policy never calls, and why for the first of them."""
+    if not callpolicy.is_round(call_policy):
+        return 0, None  # by sequence every number is called
+    count = 0
+    first: str | None = None
+    for numbers in numbers_of_records:
+        reason = callpolicy.not_called_reason(numbers, call_policy)
+        if reason is not None:
+            count += 1
+            if first is None:
+                first = reason
+    return count, first
+
+
+def count_not_called(conn: Connection, campaign_id: int) -> int:
+    """The campaign's records that its call policy never calls (the statistics' extension counter).
+    Scans the records only for a by-round policy: by sequence every record is called."""
+    policy = repo.call_policy_of(conn, campaign_id)
+    if not callpolicy.is_round(policy):
+        return 0
+    stored = repo.stored_numbers_of(conn, campaign_id)
+    return not_called_by_policy((callpolicy.stored_types(n) for _, n in stored), policy)[0]
+
+
+def not_called_by_import_task(conn: Connection, campaign_id: int, task_ids: Sequence[str]) -> dict[str, int]:
+    """Of each import task's records, how many the campaign's call policy never calls (tasks with none are
+    left out)."""
+    policy = repo.call_policy_of(conn, campaign_id)
+    if not task_ids or not callpolicy.is_round(policy):
+        return {}
+    counts: dict[str, int] = {}
+    for task_id, stored in repo.stored_numbers_of(conn, campaign_id, task_ids):
+        if task_id is not None and callpolicy.not_called_reason(callpolicy.stored_types(stored), policy):
+            counts[task_id] = counts.get(task_id, 0) + 1
+    return counts
+
+
 def add_call_data(
     conn: Connection,
     vdn_id: int,
@@ -125,10 +186,11 @@ def add_call_data(
     *,
     now_ms: int,
     max_unfinished: int,
-) -> int:
+) -> Added:
     """Add the records of a body that parse_add_request accepted (its field and count rules come first:
     02000001.., 0200029, 0200018 within the request, 0200030) to a campaign, all or nothing. Returns
-    totalSize: the campaign's unfinished numbers (waiting or being called) after the add. The rules that
+    totalSize (the campaign's unfinished numbers, waiting or being called, after the add) and how many of
+    the records its call policy will never call (logged as a warning). The rules that
     need the database, in the order they are checked: campaign of this VDN (0200007), not executing or
     completed (0200019), one add per campaign per second (0200022), not already an unfinished number of
     the campaign (0200018), blacklist (0200024), at most `max_unfinished` unfinished numbers (0200020)."""
@@ -172,7 +234,17 @@ def add_call_data(
     # No engine wake-up: numbers go only to campaigns that are not being dialed, and the engine finds a
     # campaign whose period begins (or that is resumed) by itself.
     repo.bulk_insert_records(conn, campaign, records, import_task_id=None, now_ms=now_ms)
-    return unfinished + len(records)
+    policy = repo.call_policy_of(conn, campaign_id)
+    not_called, why = not_called_by_policy((r.numbers for r in records), policy)
+    if not_called:
+        log.warning(
+            "campaign %s: %d of %d numbers added will never be called: %s",
+            campaign_id,
+            not_called,
+            len(records),
+            why,
+        )
+    return Added(unfinished + len(records), not_called, why)
 
 
 # --- GET …/calldata/{campaignId}/{dataId} ---------------------------------------------------------------
@@ -219,13 +291,19 @@ def get_call_data(conn: Connection, vdn_id: int, campaign_id: int, data_id: int)
         called = [{"calledNo": str(n[0]), "type": n[1]} for n in json.loads(row.numbers)]
     else:
         called = [{"calledNo": row.called, "type": None}]
-    return {
+    view = {
         "dataId": row.id,
         "properties": properties,
         "calledNos": called,
         "status": STATE_NAMES.get(row.state, str(row.state)),
         "attemptCount": row.attempt_count,
     }
+    reason = callpolicy.not_called_reason(
+        callpolicy.stored_types(row.numbers), campaign.spec.get("callPolicy")
+    )
+    if reason is not None:
+        view["notCalledReason"] = reason  # extension: this record will never be called, and why
+    return view
 
 
 def _campaign(conn: Connection, vdn_id: int, campaign_id: int) -> Row:

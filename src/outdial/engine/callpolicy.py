@@ -13,11 +13,17 @@ Decisions (recorded in docs/scheduling-and-retry.md):
   so load spreads across the group and one record sees its numbers in a fixed rotation. A record's own
   `caller` overrides this choice (the runner applies it). Calling numbers the caller marks unavailable are
   skipped, falling back to the next priority.
+- A record none of whose numbers the turns select is never called: the campaign's explicit choice of
+  types or positions is kept (calling numbers it did not select could reach people it meant to leave
+  out), but never silently: `not_called_reason` says why, and the add answer, the record's read answer,
+  the statistics and the log all say it (docs/scheduling-and-retry.md).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -49,6 +55,37 @@ def call_order(numbers: Sequence[HasType], call_policy: Mapping[str, Any] | None
             if 0 <= i < len(numbers) and i not in order:
                 order.append(i)
     return tuple(order)
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    type: str | None
+
+
+def stored_types(numbers_json: str | None) -> list[Typed]:
+    """The types of a stored record's numbers (call_data.numbers; NULL: one number without a type)."""
+    if not numbers_json:
+        return [Typed(None)]
+    return [Typed(n[1]) for n in json.loads(numbers_json)]
+
+
+def not_called_reason(numbers: Sequence[HasType], call_policy: Mapping[str, Any] | None) -> str | None:
+    """Why the call policy will never call any of the record's numbers; None when it calls one."""
+    if call_order(numbers, call_policy):
+        return None
+    assert call_policy is not None  # by sequence every record has a number to call
+    turns = call_policy.get("turns") or []
+    if int(call_policy.get("chooseType") or 0) == 0:
+        listed = ", ".join(dict.fromkeys(str(t.get("turnType")) for t in turns))
+        have = ", ".join(dict.fromkeys("none" if n.type is None else str(n.type) for n in numbers))
+        return (
+            f"callPolicy calls by round only numbers of type {listed}; this record's numbers have type {have}"
+        )
+    positions = ", ".join(dict.fromkeys(str(t.get("turnOrder")) for t in turns))
+    return (
+        f"callPolicy calls by round only the numbers at positions {positions}; "
+        f"this record has {len(numbers)} number{'s' if len(numbers) != 1 else ''}"
+    )
 
 
 def first_number(numbers: Sequence[HasType], call_policy: Mapping[str, Any] | None) -> int | None:

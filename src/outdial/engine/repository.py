@@ -31,6 +31,14 @@ def dialable_campaigns(conn: Connection, now_ms: int) -> Sequence[Row]:
     ).all()
 
 
+def undeleted_campaign_ids(conn: Connection, campaign_ids: set[int]) -> set[int]:
+    """Those of the campaigns that still exist and are not deleted (archived)."""
+    rows = conn.execute(
+        sa.select(campaigns.c.id).where(campaigns.c.id.in_(campaign_ids), campaigns.c.deleted_at.is_(None))
+    )
+    return {r.id for r in rows}
+
+
 def campaign_row(conn: Connection, campaign_id: int) -> Row | None:
     return conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)).first()
 

@@ -10,6 +10,12 @@ in the very transaction that writes the attempts, so a worker that lost its leas
 paused) never writes another attempt for that campaign. The lease is renewed in that transaction once less
 than half of its TTL is left, so another worker can never find it expired while this one dials.
 
+Containment: one campaign's trouble never ends another's calls. Each campaign's share of a step's
+transaction (closing its calls, picking its records, taking it up) runs in a savepoint: an error rolls back
+that campaign's part only, is logged naming it, and the campaign is taken up again at the next refresh
+(its attempts left open are then reconciled). A call the port refuses to place (an adapter error) ends its
+own attempt as "not_placed". The calls of a campaign deleted while they ran are hung up.
+
 Time: `step()` does everything due at the clock's now and returns when it next needs to run. Under
 `serve` the loop sleeps until then (or until woken); `run_virtual()` jumps a VirtualClock from step to
 step, so a day of dialing passes in seconds.
@@ -26,7 +32,7 @@ import socket
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +43,7 @@ from outdial.db import after_commit
 from outdial.engine import repository as repo
 from outdial.engine.plan import NEVER, CampaignPlan, Decision, Observed, PacingMemory, Wanted, is_success
 from outdial.engine.resultcodes import RECONCILED_FAIL_CODE, result_code
+from outdial.engine.telephony import outcomes
 from outdial.engine.telephony.port import ANSWERED, ENDED, FAILED, CallEvent, CallRequest, TelephonyPort
 from outdial.models import calldata as cd
 from outdial.models.engine import ENDED as ATTEMPT_ENDED
@@ -113,6 +120,7 @@ class Engine:
         self._preview_seq = 0
         self._next_refresh = 0
         self.stats = EngineStats()
+        self._not_placed: list[tuple[InFlight, CallEvent]] = []  # refused by the port, closed after placing
         self.lock = threading.Lock()  # held around step(): other threads (the agents API) read the port
         self._wakeup = ctx.wakeup("engine")  # set after a commit that changes campaigns (pause, resume...)
 
@@ -159,7 +167,16 @@ class Engine:
                 if closing:
                     self._close_ended(conn, closing, now)
                 for live, wanted in dialing:
-                    wake.append(self._pick(conn, live, wanted, now, placing))
+                    picked: list[tuple[LiveCampaign, CallRequest]] = []
+                    cid = live.plan.campaign_id
+                    ok, next_at = _isolated(
+                        conn, cid, "picking records", self._pick, conn, live, wanted, now, picked
+                    )
+                    if ok:
+                        placing.extend(picked)
+                        wake.append(next_at)
+                    else:
+                        self._drop(cid, now)
         for live, request in placing:
             delay = live.plan.auto_call_ms
             if delay:
@@ -167,6 +184,7 @@ class Engine:
                 heapq.heappush(self.previews, (now + delay, self._preview_seq, request))
             else:
                 self._place(live, request, now)
+        self._close_not_placed(now)
         if self.previews:
             wake.append(self.previews[0][0])
         pending = self.port.next_event_at()
@@ -206,35 +224,72 @@ class Engine:
             rows = repo.dialable_campaigns(conn, now)
             wanted: set[int] = set()
             for row in rows:
-                status = effective_status(row.status, row.begin_at, row.end_at, now)
-                if not repo.claim_lease(conn, row.id, self.owner, now, LEASE_TTL_MS):
-                    continue  # another worker dials it
-                if status == COMPLETED:
-                    log.info("campaign %s completed: its period ended", row.id)
-                    repo.set_campaign_status(conn, row.id, COMPLETED, now)
-                    repo.release_lease(conn, row.id, self.owner)
-                    continue
-                wanted.add(row.id)
-                if row.status == PUBLISHED and status == EXECUTING:
-                    repo.set_campaign_status(conn, row.id, EXECUTING, now)
-                live = self.live.get(row.id)
-                if live is None or live.plan.updated_at != row.updated_at:
-                    plan = CampaignPlan.load(conn, row)
-                    if live is None:
-                        self._reconcile(conn, plan, now)
-                        self.live[row.id] = LiveCampaign(plan)
-                    else:
-                        live.plan = plan
-                        live.next_dial_at = now  # a changed window or pace applies at once
-                self.live[row.id].lease_until = now + LEASE_TTL_MS
+                ok, dials = _isolated(conn, row.id, "taking it up", self._take_up, conn, row, now)
+                if ok and dials:
+                    wanted.add(row.id)
             for campaign_id in list(self.live):
                 if campaign_id not in wanted:  # paused, deleted, completed or taken: stop dialing at once
                     repo.release_lease(conn, campaign_id, self.owner)
                     del self.live[campaign_id]
+            self._end_calls_of_deleted(conn, now)
             if self.live:  # a VDN's result code map changes without touching its campaigns: one look for all
                 maps = repo.result_code_overrides_of(conn, {live.plan.vdn_id for live in self.live.values()})
                 for live in self.live.values():
                     live.plan.result_code_overrides = maps.get(live.plan.vdn_id, {})
+
+    def _take_up(self, conn: Any, row: Any, now: int) -> bool:
+        """Claim or renew one dialable campaign's lease and (re)load its plan; True when this worker dials it."""
+        status = effective_status(row.status, row.begin_at, row.end_at, now)
+        if not repo.claim_lease(conn, row.id, self.owner, now, LEASE_TTL_MS):
+            return False  # another worker dials it
+        if status == COMPLETED:
+            log.info("campaign %s completed: its period ended", row.id)
+            repo.set_campaign_status(conn, row.id, COMPLETED, now)
+            repo.release_lease(conn, row.id, self.owner)
+            return False
+        if row.status == PUBLISHED and status == EXECUTING:
+            repo.set_campaign_status(conn, row.id, EXECUTING, now)
+        live = self.live.get(row.id)
+        if live is None or live.plan.updated_at != row.updated_at:
+            plan = CampaignPlan.load(conn, row)
+            if live is None:
+                self._reconcile(conn, plan, now)
+                live = self.live[row.id] = LiveCampaign(plan)
+            else:
+                live.plan = plan
+                live.next_dial_at = now  # a changed window or pace applies at once
+        live.lease_until = now + LEASE_TTL_MS
+        return True
+
+    def _end_calls_of_deleted(self, conn: Any, now: int) -> None:
+        """Hang up the calls of campaigns deleted while they ran (a paused campaign's calls run to their end,
+        a deleted one's do not); a previewed call not placed yet is dropped and its attempt closed."""
+        others = {f.campaign_id for f in self.calls.values()} - set(self.live)
+        if not others:
+            return
+        gone = others - repo.undeleted_campaign_ids(conn, others)
+        if not gone:
+            return
+        flights = [f for f in self.calls.values() if f.campaign_id in gone]
+        log.warning(
+            "campaigns %s deleted with %d calls in progress: hanging them up", sorted(gone), len(flights)
+        )
+        unplaced = {request.call_id for _, _, request in self.previews}
+        dropped = [f for f in flights if f.call_id in unplaced]
+        dropped_ids = {f.call_id for f in dropped}
+        if dropped:
+            self.previews = [p for p in self.previews if p[2].call_id not in dropped_ids]
+            heapq.heapify(self.previews)
+            self._release([f.agent_id for f in dropped if f.agent_id is not None])
+            by_campaign: dict[int, list[tuple[InFlight, CallEvent]]] = {}
+            for flight in dropped:
+                del self.calls[flight.call_id]
+                event = _ended_without_call(flight.call_id, now, outcomes.CANCELLED)
+                by_campaign.setdefault(flight.campaign_id, []).append((flight, event))
+            self._close_ended(conn, by_campaign, now)
+        for flight in flights:
+            if flight.call_id not in unplaced:
+                self.port.hangup(flight.call_id)  # its ended event closes the attempt (if it is still kept)
 
     def _reconcile(self, conn: Any, plan: CampaignPlan, now: int) -> None:
         """Close attempts a dead worker left open: their calls' fates are unknown; never place them again."""
@@ -367,11 +422,41 @@ class Engine:
         return agents
 
     def _place(self, live: LiveCampaign | None, request: CallRequest, now: int) -> None:
-        self.port.place_call(request)
+        try:
+            self.port.place_call(request)
+        except Exception:  # an adapter's error, not a network outcome: it ends this attempt only
+            log.exception("campaign %s: call %s could not be placed", request.campaign_id, request.call_id)
+            self._refused(live, request, now)
+            return
         self.stats.placed += 1
         if live is not None:
             live.dials.append(now)
             live.unanswered.add(request.call_id)
+
+    def _refused(self, live: LiveCampaign | None, request: CallRequest, now: int) -> None:
+        flight = self.calls.pop(request.call_id, None)
+        if flight is None:
+            return
+        if live is not None:
+            live.calls.pop(request.call_id, None)
+        if request.agent_id is not None:
+            self.port.release_agent(request.agent_id)
+        self._not_placed.append((flight, _ended_without_call(request.call_id, now, outcomes.NOT_PLACED)))
+
+    def _close_not_placed(self, now: int) -> None:
+        if not self._not_placed:
+            return
+        by_campaign: dict[int, list[tuple[InFlight, CallEvent]]] = {}
+        for flight, event in self._not_placed:
+            by_campaign.setdefault(flight.campaign_id, []).append((flight, event))
+        self._not_placed = []
+        with self.ctx.db.write() as conn:
+            self._close_ended(conn, by_campaign, now)
+
+    def _drop(self, campaign_id: int, now: int) -> None:
+        """Forget a campaign whose step failed: the next refresh takes it up again and reconciles it."""
+        self.live.pop(campaign_id, None)
+        self._next_refresh = min(self._next_refresh, now + self.refresh_ms)
 
     def _place_previews(self, now: int) -> None:
         """Previewed records whose autoCallTime is over are dialed (even if the campaign was paused since:
@@ -397,6 +482,7 @@ class Engine:
         flights: list[InFlight] = []
         retire: dict[int, list[int]] = {}
         postpone: list[dict[str, Any]] = []
+        not_selected = 0
         rows = list(rows)
         refusals = plan.blacklist_refusals(conn, _all_numbers(rows), now) if blacklist_in_use else {}
         placed_at = now + plan.auto_call_ms  # previewed: the agent sees the record first, then it is dialed
@@ -411,6 +497,7 @@ class Engine:
                 first = plan.first_number(numbers)
                 if first is None:  # the policy selects none of its numbers
                     retire.setdefault(cd.FINISHED, []).append(row.id)
+                    not_selected += 1
                     continue
                 index = first
             index = min(index, len(numbers) - 1)
@@ -470,6 +557,13 @@ class Engine:
                     agent_id,
                 )
             )
+        if not_selected:
+            log.warning(
+                "campaign %s: %d records finished without a call: its callPolicy selects none of their "
+                "numbers (see notCalledReason of each record)",
+                plan.campaign_id,
+                not_selected,
+            )
         for state, data_ids in retire.items():
             repo.retire_records(conn, data_ids, state, now)
         repo.update_records(conn, postpone)
@@ -528,15 +622,23 @@ class Engine:
         self, conn: Any, by_campaign: dict[int, list[tuple[InFlight, CallEvent]]], now: int
     ) -> None:
         for campaign_id, closed in by_campaign.items():
-            live = self.live.get(campaign_id)
-            if live is not None:
-                plan = live.plan
-            else:
-                row = repo.campaign_row(conn, campaign_id)
-                if row is None:
-                    continue
-                plan = CampaignPlan.load(conn, row)
-            self._close(conn, plan, closed, now, state=ATTEMPT_ENDED)
+            ok, _ = _isolated(
+                conn, campaign_id, "closing calls", self._close_campaign_calls, conn, closed, now
+            )
+            if not ok:
+                self._drop(campaign_id, now)  # its attempts stay open: reconciled when taken up again
+
+    def _close_campaign_calls(self, conn: Any, closed: list[tuple[InFlight, CallEvent]], now: int) -> None:
+        campaign_id = closed[0][0].campaign_id
+        live = self.live.get(campaign_id)
+        if live is not None:
+            plan = live.plan
+        else:
+            row = repo.campaign_row(conn, campaign_id)
+            if row is None:
+                return  # purged with its attempts
+            plan = CampaignPlan.load(conn, row)
+        self._close(conn, plan, closed, now, state=ATTEMPT_ENDED)
 
     def _close(
         self, conn: Any, plan: CampaignPlan, closed: list[tuple[InFlight, CallEvent]], now: int, *, state: int
@@ -625,6 +727,31 @@ def _all_numbers(rows: Iterable[Any]) -> list[str]:
         if row.numbers:
             numbers.extend(str(n[0]) for n in json.loads(row.numbers))
     return numbers
+
+
+def _isolated(
+    conn: Any, campaign_id: int, what: str, work: Callable[..., Any], *args: Any
+) -> tuple[bool, Any]:
+    """Run one campaign's share of a transaction in a savepoint: (True, its result), or on an error
+    (False, None) with only that share rolled back and logged; other campaigns' work goes on."""
+    try:
+        with conn.begin_nested():
+            return True, work(*args)
+    except Exception:
+        log.exception("campaign %s: %s failed; other campaigns go on", campaign_id, what)
+        return False, None
+
+
+def _ended_without_call(call_id: str, now: int, outcome: str) -> CallEvent:
+    result_type, fail_code = outcomes.OUTCOME_CODES[outcome]
+    return CallEvent(
+        call_id=call_id,
+        kind="ended",
+        at_ms=now,
+        outcome=outcome,
+        result_type=result_type,
+        fail_code=fail_code,
+    )
 
 
 def _reconciled_event(call_id: str, now: int) -> CallEvent:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Row
 
 from outdial import errors
 from outdial import validation as v
+from outdial.calldata.service import not_called_by_import_task
 from outdial.campaigns.repository import get_campaign
 from outdial.campaigns.status import COMPLETED, EXECUTING, effective_status
 from outdial.clock import from_datetime, to_datetime
@@ -249,7 +250,12 @@ def query_tasks(conn: Connection, vdn_id: int, campaign_id: int, body: dict[str,
     if get_campaign(conn, vdn_id, campaign_id) is None:
         raise ApiError(errors.NOT_FOUND, f"campaignId {campaign_id} does not exist")
     total, rows = repo.query_tasks(conn, campaign_id, task_ids, offset, limit)
-    return {"result": [task_view(r) for r in rows], "count": total}
+    result = [task_view(r) for r in rows]
+    not_called = not_called_by_import_task(conn, campaign_id, [r.id for r in rows])
+    for view in result:  # extension: rows stored that the campaign's call policy will never call
+        if not_called.get(view["id"]):
+            view["notCalledCount"] = not_called[view["id"]]
+    return {"result": result, "count": total}
 
 
 def failures_of(conn: Connection, vdn_id: int, task_id: str, offset: int, limit: int) -> dict[str, Any]:

@@ -43,6 +43,7 @@ call_data = sa.Table(
     # ix_call_data_pick narrows that to the campaign's waiting rows (tens of ms for 200,000); the index
     # cost every bulk import its upkeep (docs/calldata.md#storage).
     # (results read final calls from attempts.final and ix_attempts_final, not from final_attempt_id)
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )
 
 blacklist = sa.Table(

@@ -70,6 +70,7 @@ attempts = sa.Table(
     sa.Index("ix_attempts_data", "data_id"),
     sa.Index("ix_attempts_vdn_called", "vdn_id", "called", "created_at"),
     sa.Index("ix_attempts_state", "state"),
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )
 
 # A running campaign is dialed by exactly one worker: the holder of its unexpired lease.
@@ -101,4 +102,5 @@ business_results = sa.Table(
     sa.Column("busi_result_desc", sa.Text),
     sa.Column("work_no", sa.String(32)),
     sa.Column("created_at", Instant, nullable=False),
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )

@@ -30,6 +30,16 @@ used_signatures = sa.Table(
     sa.Column("expires_at", Instant, nullable=False, index=True),
 )
 
+# Small facts the server keeps about itself, one JSON value per key (e.g. "scaled_clock": the timeline of
+# `serve --speed N`, so a restart continues it; see outdial/clock_store.py).
+server_state = sa.Table(
+    "server_state",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", Instant, nullable=False),
+)
+
 vdn_settings = sa.Table(
     "vdn_settings",
     metadata,
@@ -76,6 +86,7 @@ campaigns = sa.Table(
         sqlite_where=sa.text("deleted_at IS NULL"),
         postgresql_where=sa.text("deleted_at IS NULL"),
     ),
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )
 
 campaign_callers = sa.Table(
@@ -97,4 +108,5 @@ campaign_holidays = sa.Table(
     sa.Column("begin_date", sa.String(10)),
     sa.Column("end_date", sa.String(10)),
     sa.UniqueConstraint("campaign_id", "name"),
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )

@@ -24,6 +24,7 @@ callback_outbox = sa.Table(
     sa.Column("created_at", Instant, nullable=False),
     sa.Column("delivered_at", Instant),
     sa.Index("ix_callback_outbox_pending", "state", "campaign_id", "id"),
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )
 
 callback_deliveries = sa.Table(
@@ -41,4 +42,5 @@ callback_deliveries = sa.Table(
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("error", sa.Text),
     sa.Index("ix_callback_deliveries_campaign", "campaign_id", "id"),
+    sqlite_autoincrement=True,  # ids are handed out: never reuse one (see base.py)
 )

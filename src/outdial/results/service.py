@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection
 
 from outdial import errors, validation
+from outdial.calldata.service import count_not_called
 from outdial.errors import ApiError
 from outdial.results import repository
 from outdial.results.outbox import call_time_str, result_item
@@ -179,6 +180,7 @@ def statistics(conn: Connection, vdn_id: int, params: dict[str, Any], now_ms: in
         bounds = _day_bounds_ms(today, zone)
         counts = repository.campaign_counts(conn, campaign_id, today, bounds, None)
         detail: dict[str, Any] = {"campaignId": str(campaign_id), **counts, "batchDetail": []}
+        detail["notCalledByPolicy"] = count_not_called(conn, campaign_id)  # extension: never to be called
         if batch_id is not None:
             batch = repository.campaign_counts(conn, campaign_id, today, bounds, batch_id)
             detail["batchDetail"] = [{"batchId": batch_id, **batch}]

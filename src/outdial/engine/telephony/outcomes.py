@@ -25,6 +25,7 @@ REJECTED: Final = "rejected"
 LINE_LIMIT: Final = "line_limit"  # refused: the line (concurrency) limit was reached
 CANCELLED: Final = "cancelled"  # hung up by outdial before answer
 CANCELLED_QUEUED: Final = "cancelled_queued"  # hung up by outdial while waiting for an agent
+NOT_PLACED: Final = "not_placed"  # the telephony adapter failed on the request (an error, not the network)
 
 # outcome -> (result type, failCode)
 OUTCOME_CODES: Final[dict[str, tuple[int | None, str]]] = {
@@ -41,4 +42,5 @@ OUTCOME_CODES: Final[dict[str, tuple[int | None, str]]] = {
     LINE_LIMIT: (9, "34606"),
     CANCELLED: (0, "00601"),  # hung up before answer
     CANCELLED_QUEUED: (0, "00701"),  # hung up while queued
+    NOT_PLACED: (9, "34608"),  # no call was made: "no result", as for an attempt whose fate is unknown
 }
