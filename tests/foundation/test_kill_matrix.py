@@ -38,7 +38,7 @@ from outdial.models import calldata as cd
 from outdial.models.engine import OPEN, RECONCILED
 from outdial.models.results import DELIVERED, callback_outbox
 from results.receiver import Receiver
-from sftp_servers import SftpTestServer, asyncssh_sftp  # noqa: F401 (the fixture)
+from sftp_servers import LOOPBACK_NETWORKS, SftpTestServer, asyncssh_sftp  # noqa: F401 (the fixture)
 
 # tests/engine is no package: its modules import one another by bare name, as pytest puts it on the path
 sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
@@ -65,7 +65,8 @@ class Serve:
             OUTDIAL_DATA_DIR=str(data_dir),
             OUTDIAL_SECRET_KEY=TEST_SECRET_KEY,  # the SKs and file-server keys the tests sealed
             OUTDIAL_TIMEZONE="UTC",
-            OUTDIAL_CALLBACK_ALLOWED_NETWORKS="127.0.0.0/8",
+            OUTDIAL_CALLBACK_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,
+            OUTDIAL_FILESERVER_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,  # the test's SFTP server is on loopback
             OUTDIAL_SIM_MIX="person=1,machine=0,no_answer=0,busy=0,vacant=0",
             OUTDIAL_SIM_AGENTS_PER_QUEUE="10",
             OUTDIAL_SIM_ANSWER_MEAN_S="0.5",
