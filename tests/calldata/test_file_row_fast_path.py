@@ -27,10 +27,7 @@ def test_each_text_column_at_its_limit_is_accepted_and_one_more_is_refused(colum
 
 @pytest.mark.parametrize("column", ["sessionId", "caller", "customField", "callData"])
 def test_nul_and_lone_surrogates_are_refused_in_every_text_column(column: str) -> None:
-    assert (
-        validate_file_row(row(**{column: "a\x00b"}))
-        == f"{column}: 'a\\x00b' must not contain the NUL character"
-    )
+    assert validate_file_row(row(**{column: "a\x00b"})) == f"{column}: 'a\\x00b' must not contain the NUL character"
     assert validate_file_row(row(**{column: "a\ud800b"})) == (
         f"{column}: 'a\\ud800b' must not contain an unpaired surrogate character"
     )
@@ -48,10 +45,7 @@ def test_non_ascii_text_goes_through_the_rules_and_is_kept() -> None:
     [
         ('[{"calledNo":"' + "1" * 24 + '"}]', None),
         ("1" * 24, None),
-        (
-            "[{'calledNo':" + "1" * 25 + "}]",
-            "called: calledNo '" + "1" * 25 + "' must be at most 24 characters long",
-        ),
+        ("[{'calledNo':" + "1" * 25 + "}]", "called: calledNo '" + "1" * 25 + "' must be at most 24 characters long"),
         ('[{"calledNo":""}]', "called: calledNo is required"),
         ("[{'calledNo':'*#0'}]", None),
         ('[{"calledNo":"12a"}]', "called: calledNo '12a' may contain only digits, * and #"),

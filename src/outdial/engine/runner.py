@@ -288,8 +288,12 @@ class Engine:
                 by_campaign.setdefault(flight.campaign_id, []).append((flight, event))
             self._close_ended(conn, by_campaign, now)
         for flight in flights:
-            if flight.call_id not in unplaced:
+            if flight.call_id in unplaced:
+                continue
+            try:
                 self.port.hangup(flight.call_id)  # its ended event closes the attempt (if it is still kept)
+            except Exception:  # an adapter's error: this call only
+                log.exception("campaign %s: call %s could not be hung up", flight.campaign_id, flight.call_id)
 
     def _reconcile(self, conn: Any, plan: CampaignPlan, now: int) -> None:
         """Close attempts a dead worker left open: their calls' fates are unknown; never place them again."""
