@@ -31,8 +31,11 @@ def missing_binaries(names: tuple[str, ...] = SIP_BINARIES) -> list[str]:
 
 def skip_without(*names: str) -> pytest.MarkDecorator:
     missing = missing_binaries(names or SIP_BINARIES)
-    return pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)} (Debian packages "
-                              "sip-tester, kamailio, baresip-core; see .ci/run)")
+    return pytest.mark.skipif(
+        bool(missing),
+        reason=f"not installed: {', '.join(missing)} (Debian packages "
+        "sip-tester, kamailio, baresip-core; see .ci/run)",
+    )
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
@@ -110,7 +113,8 @@ _DIALOG = """      <ereg regexp=".*" search_in="hdr" header="From:" check_it="tr
 """
 
 # A CANCEL while ringing: 200 to the CANCEL, 487 to the INVITE (with the INVITE's CSeq), ACK.
-_CANCELLED = """
+_CANCELLED = (
+    """
   <label id="cancelled"/>
   <send><![CDATA[
 
@@ -123,9 +127,12 @@ SIP/2.0 200 OK
 Content-Length: 0
 
 ]]></send>
-""" + _FINAL_FAILURE.format(status=487, phrase="Request Terminated", reason="") + """
+"""
+    + _FINAL_FAILURE.format(status=487, phrase="Request Terminated", reason="")
+    + """
   <nop><action><exec int_cmd="stop_call"/></action></nop>
 """
+)
 
 _ANSWER = """
   <label id="answer"/>
@@ -208,8 +215,12 @@ class Callee:
     def scenario(self) -> str:
         ringing = self.status is None or self.ring_ms > 0
         dialog = _DIALOG if self.status == 200 else ""
-        body = [_INVITE.format(dialog=dialog), _PROVISIONAL.format(status=100, phrase="Trying").replace(
-            "[last_To:];tag=[pid]SIPpTag01[call_number]", "[last_To:]").replace("[last_Record-Route:]\n", "")]
+        body = [
+            _INVITE.format(dialog=dialog),
+            _PROVISIONAL.format(status=100, phrase="Trying")
+            .replace("[last_To:];tag=[pid]SIPpTag01[call_number]", "[last_To:]")
+            .replace("[last_Record-Route:]\n", ""),
+        ]
         if ringing:
             body.append(_PROVISIONAL.format(status=180, phrase="Ringing"))
         if self.status is None:
@@ -219,13 +230,22 @@ class Callee:
             after = "answer" if self.status == 200 else "final"
             body.append(f'  <recv request="CANCEL" timeout="{wait}" ontimeout="{after}" next="cancelled"/>\n')
             if self.status == 200:
-                play = f'  <nop><action><exec rtp_stream="{self.play},1,0"/></action></nop>\n' if self.play else ""
+                play = (
+                    f'  <nop><action><exec rtp_stream="{self.play},1,0"/></action></nop>\n'
+                    if self.play
+                    else ""
+                )
                 body.append(_ANSWER.format(play=play, talk_ms=max(self.talk_ms, 1)))
             else:
                 reason = f"Reason: {self.reason}\n" if self.reason else ""
                 body.append('  <label id="final"/>\n')
-                body.append(_FINAL_FAILURE.format(status=self.status, phrase=self.phrase or _PHRASES.get(
-                    self.status, "Failed"), reason=reason))
+                body.append(
+                    _FINAL_FAILURE.format(
+                        status=self.status,
+                        phrase=self.phrase or _PHRASES.get(self.status, "Failed"),
+                        reason=reason,
+                    )
+                )
             body.append('  <nop next="done"/>\n')
         body.append(_CANCELLED)
         body.append('  <label id="done"/>\n')

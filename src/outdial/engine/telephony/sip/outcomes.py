@@ -53,7 +53,7 @@ class OutcomeTable:
 
     @classmethod
     def parse(cls, text: str) -> OutcomeTable:
-        """"486=busy,480=no_answer,q850:31=rejected": overrides on top of the defaults. Raises ValueError
+        """ "486=busy,480=no_answer,q850:31=rejected": overrides on top of the defaults. Raises ValueError
         naming the bad entry."""
         causes, statuses = dict(CAUSE_OUTCOMES), dict(STATUS_OUTCOMES)
         for part in (p.strip() for p in text.split(",")):

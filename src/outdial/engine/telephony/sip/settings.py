@@ -24,7 +24,9 @@ class SipSettings:
     The password never appears in repr() or logs."""
 
     route: str = "sip:{number}@127.0.0.1:5070"
-    trunk: str | None = None  # outbound proxy (and registrar when `username` is set), e.g. "sip:10.0.0.1:5060"
+    trunk: str | None = (
+        None  # outbound proxy (and registrar when `username` is set), e.g. "sip:10.0.0.1:5060"
+    )
     username: str | None = None
     password: str = field(default="", repr=False)
     caller_id: str = "<sip:{caller}@{domain}>"
@@ -103,7 +105,7 @@ class SipSettings:
 
 
 def parse_ivr_flows(text: str) -> dict[str, str]:
-    """"welcome=sip:ivr@10.0.0.5,survey=sip:survey@10.0.0.5" -> {flow code: URI}."""
+    """ "welcome=sip:ivr@10.0.0.5,survey=sip:survey@10.0.0.5" -> {flow code: URI}."""
     flows: dict[str, str] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:

@@ -1,0 +1,58 @@
+"""Fixtures of the SIP tests: the rig (tests/sip/rig.py), one SIP runtime for the session (baresip allows
+one per process), and adapters on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from rig import Rig, free_port, missing_binaries
+from rig import rig as rig  # noqa: F401  (the fixture)
+
+from outdial.clock import RealClock
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = missing_binaries(("sipp", "kamailio"))
+    if not missing:
+        return
+    skip = pytest.mark.skip(
+        reason=f"SIP binaries not installed: {', '.join(missing)} (apt-get install "
+        "sip-tester kamailio baresip-core; .ci/run does)"
+    )
+    for item in items:
+        if "sip" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def sip_runtime() -> Iterator[Any]:
+    from outdial.engine.telephony.sip.adapter import SipRuntime
+
+    runtime = SipRuntime.shared("127.0.0.1", free_port(), (20000, 29999))
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def make_adapter(sip_runtime: Any) -> Iterator[Callable[..., Any]]:
+    """make_adapter(route=..., **SipSettings fields) -> a started SipTelephony on the session runtime."""
+    from outdial.engine.telephony.sip import SipSettings, SipTelephony
+
+    made: list[Any] = []
+
+    def make(**fields: Any) -> Any:
+        fields.setdefault("amd", False)
+        settings = SipSettings(listen_host=sip_runtime.host, listen_port=sip_runtime.port, **fields)
+        adapter = SipTelephony(settings, RealClock(), runtime=sip_runtime, pool=fields.pop("pool", None))
+        adapter.start()
+        made.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in made:
+        adapter.close()
+
+
+__all__ = ["Rig"]
