@@ -44,8 +44,9 @@ def make_adapter(sip_runtime: Any) -> Iterator[Callable[..., Any]]:
 
     def make(**fields: Any) -> Any:
         fields.setdefault("amd", False)
+        pool = fields.pop("pool", None)
         settings = SipSettings(listen_host=sip_runtime.host, listen_port=sip_runtime.port, **fields)
-        adapter = SipTelephony(settings, RealClock(), runtime=sip_runtime, pool=fields.pop("pool", None))
+        adapter = SipTelephony(settings, RealClock(), runtime=sip_runtime, pool=pool)
         adapter.start()
         made.append(adapter)
         return adapter

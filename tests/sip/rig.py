@@ -317,7 +317,7 @@ class Rig:
         log = self.workdir / f"{name}-{port}.log"
         argv = [
             "sipp", "-sf", str(scenario), "-i", HOST, "-p", str(port), "-mi", HOST, "-mp", str(media_port),
-            "-rtp_echo", "-nostdin", "-trace_err", "-error_file", str(self.workdir / f"{name}-{port}.err"),
+            *([] if callee.play else ["-rtp_echo"]), "-nostdin", "-trace_err", "-error_file", str(self.workdir / f"{name}-{port}.err"),
             "-max_recv_loops", "10000", "-l", "1000",
         ]  # fmt: skip
         with log.open("wb") as out:

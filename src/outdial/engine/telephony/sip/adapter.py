@@ -251,6 +251,8 @@ class SipTelephony:
         self._down_reason = ""
         self._logged_down = False
         self._started = False
+        # what the relay of each recent bridged call moved (tests, benchmarks): call id -> RelayStats
+        self.relay_stats: OrderedDict[str, Any] = OrderedDict()
 
     # --- life cycle --------------------------------------------------------------------------------------
 
@@ -871,8 +873,12 @@ class SipTelephony:
             name = f"{call.req.campaign_id}-{call.req.call_id}.wav"
             recorder = media.WavRecorder(str(self.record_dir / name), 8000)
             call.record_path = name
+        stats = media.RelayStats()
+        self.relay_stats[call.req.call_id] = stats
+        while len(self.relay_stats) > 1000:
+            self.relay_stats.popitem(last=False)
         relay = asyncio.get_running_loop().create_task(
-            media.relay(call.leg.audio, other.audio, stop, recorder)
+            media.relay(call.leg.audio, other.audio, stop, recorder, stats)
         )
         waiter = asyncio.get_running_loop().create_task(stop.wait())
         try:

@@ -6,11 +6,13 @@ stops at start with one clear line instead of failing on the first call.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from outdial.engine.telephony.sip.amd import AmdSettings
 from outdial.engine.telephony.sip.outcomes import DEFAULT_TABLE, OutcomeTable
 
 _HOST_PORT = re.compile(r"^(?P<host>[0-9A-Za-z.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>[0-9]{1,5})$")
@@ -36,6 +38,7 @@ class SipSettings:
     max_lines: int = 100
     outcomes: OutcomeTable = DEFAULT_TABLE
     amd: bool = True
+    amd_settings: AmdSettings = field(default_factory=AmdSettings)  # OUTDIAL_SIP_AMD_* thresholds
     ivr_flows: Mapping[str, str] = field(default_factory=dict)  # IVR flow code (deviceSign) -> SIP URI
     agent_answer_s: float = 5.0
     wrapup_s: float = 15.0
@@ -96,6 +99,7 @@ class SipSettings:
             max_lines=settings.sip_max_lines,
             outcomes=OutcomeTable.parse(settings.sip_outcomes),
             amd=_on_off("OUTDIAL_SIP_AMD", settings.sip_amd),
+            amd_settings=AmdSettings.from_env(os.environ),
             ivr_flows=parse_ivr_flows(settings.sip_ivr_flows),
             agent_answer_s=settings.sip_agent_answer_s,
             wrapup_s=settings.sip_wrapup_s,
