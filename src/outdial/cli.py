@@ -216,6 +216,10 @@ def cli_groups() -> None:
         app.command("simulate")(simulate)
     if not any(group.name == "resultcodes" for group in app.registered_groups):
         app.add_typer(resultcodes_app, name="resultcodes")
+    from outdial.agents.cli import agents_app
+
+    if not any(group.name == "agents" for group in app.registered_groups):
+        app.add_typer(agents_app, name="agents")
 
 
 def main() -> None:

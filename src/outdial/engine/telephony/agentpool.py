@@ -147,7 +147,9 @@ class AgentPool:
         for agent in self._agents.values():
             if skill_id in agent.skill_ids:
                 tally[agent.state] += 1
-        return AgentCounts(tally[IDLE], tally[RESERVED], tally[TALKING], tally[WRAPUP], tally[OFFLINE], waiting)
+        return AgentCounts(
+            tally[IDLE], tally[RESERVED], tally[TALKING], tally[WRAPUP], tally[OFFLINE], waiting
+        )
 
     def views(self, skill_id: int) -> list[AgentView]:
         return [
