@@ -56,6 +56,10 @@ def serve(
             min=1, max=64, help="Server processes sharing the port (the API scales across cores; see docs)"
         ),
     ] = 1,
+    telephony: Annotated[
+        str | None,
+        typer.Option(help="simulator (default) or sip: dial real phones over the OUTDIAL_SIP_* trunk"),
+    ] = None,
 ) -> None:
     """Run the API and the background workers (in one process, or in N with --workers)."""
     import uvicorn
@@ -67,6 +71,13 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(db)
+    if telephony is not None:
+        settings = settings.model_copy(update={"telephony": telephony})
+    if settings.telephony not in ("simulator", "sip"):
+        raise typer.BadParameter(f"{settings.telephony!r}: simulator or sip", param_hint="--telephony")
+    if settings.telephony == "sip" and (speed != 1.0 or workers > 1):
+        # real calls run in real time, and one SIP runtime (one listen address) serves one process
+        raise typer.BadParameter("--telephony sip runs with --speed 1 and --workers 1", param_hint="--telephony")
     clock = ScaledClock(speed) if speed != 1.0 else RealClock()
     ctx = build_context(settings, clock=clock)
     ctx.auth_clock = RealClock()  # clients sign with the real time, whatever speed the campaigns run at

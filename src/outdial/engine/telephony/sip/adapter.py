@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +32,7 @@ from baresip import Account, BaresipError, Config, Event, Runtime, StackEvent, U
 
 from outdial.clock import Clock
 from outdial.engine.telephony import outcomes as oc
-from outdial.engine.telephony.agentpool import AgentPool
+from outdial.engine.telephony.agentpool import AgentLogin, AgentPool
 from outdial.engine.telephony.port import (
     ANSWERED,
     CONNECTED,
@@ -446,6 +446,16 @@ class SipTelephony:
         with self._lock:
             self.pool.advance(self.clock.now_ms())
             return self.pool.views(skill_id)
+
+    def sync_agents(self, logins: Iterable[AgentLogin]) -> list[tuple[str, str]]:
+        """The agents table's truth (logins, ready, wrap-up done) in; the agents outdial set not ready
+        (a phone that did not answer) out, for the caller to store."""
+        with self._lock:
+            now = self.clock.now_ms()
+            self.pool.sync(logins, now)
+            changes = self.pool.drain_changes()
+        self._wake()  # an agent who became ready may let pacing dial
+        return changes
 
     def reserve_agent(self, skill_id: int) -> str | None:
         with self._lock:
