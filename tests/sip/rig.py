@@ -327,10 +327,13 @@ class Rig:
         _wait_udp_bound(port, popen)
         return SippCallee(callee, port, media_port, process)
 
-    def kamailio(self, routes: Mapping[str, str], *, registrar: bool = False) -> Kamailio:
+    def kamailio(
+        self, routes: Mapping[str, str], *, registrar: bool = False, port: int | None = None
+    ) -> Kamailio:
         """A trunk proxy: an INVITE whose called number starts with a key of `routes` goes to that host:port
-        (the longest prefix wins); others get 404. With `registrar`, REGISTER is accepted (no auth)."""
-        port = free_port()
+        (the longest prefix wins); others get 404. With `registrar`, REGISTER is accepted (no auth), else
+        refused 403. `port`: listen there (e.g. to restart a trunk that was stopped)."""
+        port = port or free_port()
         cfg = self.workdir / f"kamailio-{port}.cfg"
         cfg.write_text(kamailio_cfg(port, routes, registrar=registrar))
         pidfile = self.workdir / f"kamailio-{port}.pid"
