@@ -240,6 +240,7 @@ class SipTelephony:
         self.record_dir = record_dir
         self._runtime = runtime
         self._ua: UserAgent | None = None
+        self._local_ua: UserAgent | None = None
         self._lock = threading.RLock()
         self._outbox: list[CallEvent] = []
         self._calls: dict[str, _Call] = {}
@@ -278,6 +279,10 @@ class SipTelephony:
         )
         self._ua = await UserAgent.create(runtime.runtime, account)  # type: ignore[arg-type]
         runtime.claim_ua(self._ua.handle, self._on_ua_event)
+        # agent phones and IVR flows are dialed directly (they are outdial's own endpoints, not the
+        # carrier's): a second identity without the trunk's outbound proxy
+        local = Account(user="outdial", domain=s.listen_host, password="", reg_interval=0)
+        self._local_ua = await UserAgent.create(runtime.runtime, local)  # type: ignore[arg-type]
         if s.username:
             await self._register()
 
@@ -761,9 +766,9 @@ class SipTelephony:
 
     async def _dial_agent(self, call: _Call, agent_id: str, uri: str) -> bool:
         """Dial the agent's phone; on answer bridge it to the customer. False: it did not answer."""
-        assert self._ua is not None
+        assert self._local_ua is not None
         try:
-            leg = await self._ua.dial(uri)
+            leg = await self._local_ua.dial(uri)
         except (BaresipError, ValueError) as exc:
             log.warning("agent %s (%s) could not be dialed: %s", agent_id, uri, exc)
             return False
@@ -819,11 +824,11 @@ class SipTelephony:
                 call.outcome_after_close = oc.ABANDONED
             await self._hangup_customer(call)
             return
-        assert self._ua is not None
+        assert self._local_ua is not None
         with self._lock:
             call.phase = _CONNECTING
         try:
-            leg = await self._ua.dial(uri)
+            leg = await self._local_ua.dial(uri)
         except (BaresipError, ValueError):
             leg = None
         closed = asyncio.get_running_loop().create_future()
