@@ -34,16 +34,21 @@ def test_one_ended_per_call_in_time_order_agents_never_doubled(rig: Rig, make_ad
     agent_phone = rig.callee(Callee(200), name="agents")
     kamailio = rig.kamailio({p: c.address for p, c in callees.items()})
     pool = AgentPool(wrapup_ms=300)
-    pool.sync([AgentLogin(f"ag{n}", (1,), f"sip:ag{n}@{agent_phone.address}", True, None) for n in range(AGENTS)], 0)
-    adapter = make_adapter(route=f"sip:{{number}}@{kamailio.address}", trunk=f"sip:{kamailio.address}",
-                           pool=pool, max_lines=200)
+    pool.sync(
+        [AgentLogin(f"ag{n}", (1,), f"sip:ag{n}@{agent_phone.address}", True, None) for n in range(AGENTS)], 0
+    )
+    adapter = make_adapter(
+        route=f"sip:{{number}}@{kamailio.address}", trunk=f"sip:{kamailio.address}", pool=pool, max_lines=200
+    )
     driver = Driver(adapter)
     expected: dict[str, set[str]] = {}
     for prefix, (_, count, outcomes) in MIX.items():
         for n in range(count):
             call_id = f"{prefix}-{n}"
             expected[call_id] = outcomes
-            adapter.place_call(request(call_id, f"{prefix}{n:04d}", max_alerting_s=2 if prefix == "4" else 20))
+            adapter.place_call(
+                request(call_id, f"{prefix}{n:04d}", max_alerting_s=2 if prefix == "4" else 20)
+            )
     assert len(expected) == 100 and adapter.health().calls_in_progress == 100
     cancel = [c for c in expected if c.startswith("6-")]
     deadline = time.monotonic() + 10
