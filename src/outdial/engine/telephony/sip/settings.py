@@ -57,8 +57,10 @@ class SipSettings:
             raise ValueError(f"OUTDIAL_SIP_RTP_PORTS: {low}-{high} is not a range within 1024-65535")
         if self.agent_answer_s <= 0:
             raise ValueError("OUTDIAL_SIP_AGENT_ANSWER_S: must be positive")
-        if self.transfer not in ("bridge", "refer"):
-            raise ValueError("OUTDIAL_SIP_TRANSFER: must be bridge or refer")
+        if self.transfer == "refer":  # a blind transfer loses the hang-up and the talk time: not built yet
+            raise ValueError("OUTDIAL_SIP_TRANSFER: refer is not built yet; bridge is")
+        if self.transfer != "bridge":
+            raise ValueError("OUTDIAL_SIP_TRANSFER: must be bridge (refer: not built yet)")
         if self.username and not self.trunk:
             raise ValueError("OUTDIAL_SIP_TRUNK: needed to register OUTDIAL_SIP_USERNAME")
 
