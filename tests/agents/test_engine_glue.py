@@ -22,11 +22,11 @@ URI = "sip:{}@127.0.0.1:5062"
 def logged_in(ctx):
     now = ctx.clock.now_ms()
     with ctx.db.write() as conn:
-        for vdn, skill in ((1, 1), (1, 2), (2, 1)):
+        for vdn, skill in ((1, 1), (1, 2), (2, 3)):
             tenants.add_skill_queue(conn, vdn, skill, f"q{skill}", now)
         service.login(conn, 1, "alice", {"skillIds": [1, 2], "uri": URI.format("alice")}, now)
         service.login(conn, 1, "bob", {"skillIds": [1], "uri": URI.format("bob"), "ready": False}, now)
-        service.login(conn, 2, "carol", {"skillIds": [1], "uri": URI.format("carol")}, now)
+        service.login(conn, 2, "carol", {"skillIds": [3], "uri": URI.format("carol")}, now)
     return now
 
 
@@ -38,13 +38,9 @@ def _sync(ctx, pool: AgentPool) -> None:
 def test_logins_of_every_vdn_feed_the_pool(ctx, logged_in):
     pool = AgentPool(wrapup_ms=5_000)
     _sync(ctx, pool)
-    # skill queue ids are global in the port: VDN 2's queue 1 and VDN 1's queue 1 are one queue
-    assert {v.agent_id: v.state for v in pool.views(1)} == {
-        "alice": "idle",
-        "bob": "offline",
-        "carol": "idle",
-    }
+    assert {v.agent_id: v.state for v in pool.views(1)} == {"alice": "idle", "bob": "offline"}
     assert [v.agent_id for v in pool.views(2)] == ["alice"]
+    assert [v.agent_id for v in pool.views(3)] == ["carol"]
     assert pool.uri("carol") == "sip:carol@127.0.0.1:5062"
 
 

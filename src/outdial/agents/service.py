@@ -32,6 +32,15 @@ def login(conn: Connection, vdn_id: int, agent_id: str, body: dict[str, Any], no
             raise ApiError(
                 errors.SKILL_NOT_FOUND, f"skillIds[{index}]: skill queue {skill_id} does not exist"
             )
+    shared = repo.skill_ids_of_other_vdns(conn, vdn_id, skill_ids)
+    if shared:  # the port keys queues by id alone: an agent here would take the other VDN's calls too
+        index = next(i for i, s in enumerate(skill_ids) if s in shared)
+        raise v.fail(
+            errors.WRONG_VALUE,
+            f"skillIds[{index}]",
+            f"skill queue {skill_ids[index]} also exists in another VDN: real agents need skill queue ids "
+            "that no other VDN uses",
+        )
     logged_in_to = repo.login_vdn(conn, agent_id)
     if logged_in_to is not None and logged_in_to != vdn_id:
         raise v.fail(errors.WRONG_VALUE, "agentId", f"{agent_id} is logged in to another VDN")
