@@ -61,14 +61,14 @@ def test_a_phone_that_did_not_answer_is_stored_not_ready_and_stays_so(ctx, clock
     _sync(ctx, pool)
     assert pool.state("alice") == "offline"
     with ctx.db.write() as conn:  # the agent says ready again
-        service.set_ready(conn, 1, "alice", True, clock.now_ms())
+        service.ready(conn, 1, "alice", clock.now_ms())
     _sync(ctx, pool)
     assert pool.state("alice") == "idle"
 
 
 def test_storing_changes_keeps_what_the_agent_did_meanwhile(ctx, clock, logged_in):
     with ctx.db.write() as conn:
-        service.logout(conn, 1, "alice")
+        service.logout(conn, 1, "alice", clock.now_ms())
         stored = repo.store_engine_not_ready(
             conn, [("alice", NO_ANSWER), ("bob", NO_ANSWER), ("carol", NO_ANSWER)], clock.now_ms()
         )
@@ -83,7 +83,7 @@ def test_logout_in_a_call_leaves_the_pool_after_it(ctx, clock, logged_in):
     _sync(ctx, pool)
     pool.talking(pool.take_longest_idle(1, clock.now_ms()) or "", clock.now_ms())
     with ctx.db.write() as conn:
-        service.logout(conn, 1, "alice")
+        service.logout(conn, 1, "alice", clock.now_ms())
     _sync(ctx, pool)
     assert pool.state("alice") == "talking"
     pool.call_ended("alice", clock.now_ms())
