@@ -13,6 +13,7 @@ from outdial.agents import service
 from outdial.engine.telephony.agentpool import NO_ANSWER, AgentPool
 from outdial.engine.telephony.port import AgentView
 from outdial.engine.telephony.simulator import Simulator, SimulatorConfig
+from outdial.errors import ApiError
 from outdial.tenants import repository as tenants
 
 URI = "sip:{}@127.0.0.1:5062"
@@ -124,3 +125,41 @@ def test_under_the_simulator_the_live_state_is_unknown(ctx, clock, client, logge
     ctx.extras["engine"] = _Engine(simulator)
     rows = client.agent_logins(1).body["data"]["agents"]
     assert [(a["agentId"], a["state"]) for a in rows] == [("alice", None), ("bob", None)]
+
+
+def test_two_vdns_logging_in_one_agent_id_at_once_get_one_login_and_one_refusal(ctx, logged_in):
+    """PostgreSQL runs both transactions at once: the second insert waits for the first and fails on the
+    primary key; it is refused like a login from another VDN, and nothing of it stays. (SQLite has one
+    writer: the second login simply finds the first.)"""
+    started = threading.Event()
+    release = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        with ctx.db.write() as conn:
+            service.login(conn, 1, "dave", {"skillIds": [1], "uri": URI.format("dave")}, 1)
+            started.set()
+            release.wait(10)
+
+    def second() -> None:
+        started.wait(10)
+        try:
+            with ctx.db.write() as conn:
+                service.login(conn, 2, "dave", {"skillIds": [3], "uri": URI.format("dave2")}, 2)
+        except ApiError as error:
+            outcome["refused"] = (error.code, error.desc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    started.wait(10)
+    if not ctx.db.is_sqlite:
+        threads[1].join(0.5)  # the second login is waiting on the first's row
+        assert threads[1].is_alive()
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert outcome["refused"] == ("02000007", "agentId dave is logged in to another VDN")
+    with ctx.db.read() as conn:
+        dave = [s for s in repo.stored_logins(conn) if s.agent_id == "dave"]
+    assert [(s.vdn_id, s.skill_ids, s.uri) for s in dave] == [(1, (1,), URI.format("dave"))]
