@@ -130,6 +130,15 @@ def test_actions_on_an_agent_not_logged_in_are_refused(client, queues):
     assert bad.code == "02000005" and bad.body["resultDesc"].startswith("agentId"), bad.body
 
 
+def test_a_skill_queue_id_another_vdn_also_uses_is_refused(client, client_vdn2, ctx, queues):
+    """The port keys skill queues by id alone: VDN 2's agents on its queue 2 would take VDN 1's calls."""
+    assert client_vdn2.add_skill_queue(2, 2, "their support").ok
+    refused = client_vdn2.agent_login(2, "carol", [3, 2], URI)
+    assert refused.code == "02000007", refused.body
+    assert refused.body["resultDesc"].startswith("skillIds[1] skill queue 2 also exists in another VDN")
+    assert client_vdn2.agent_login(2, "carol", [3], URI).ok
+
+
 def test_a_body_that_is_not_an_object_is_refused(client, queues):
     answer = client.request("POST", "/rest/outdial/v1/1/agents/alice/login", [1])
     assert answer.code == "02000006", answer.body

@@ -3,6 +3,7 @@ wrap-up done, log out, and the VDN's logged-in agents with their live state. Rul
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -29,40 +30,20 @@ def login(
     return ok(data=stored)
 
 
-@router.post(AGENT + "/ready")
-def ready(
-    agentId: str, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
-) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        service.set_ready(conn, req.vdn_id, agentId, True, ctx.clock.now_ms())
-    return ok()
+def _action_route(act: service.Action) -> Callable[..., dict[str, Any]]:
+    def endpoint(
+        agentId: str, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
+    ) -> dict[str, Any]:
+        with ctx.db.write() as conn:
+            act(conn, req.vdn_id, agentId, ctx.clock.now_ms())
+        return ok()
+
+    endpoint.__doc__ = act.__doc__
+    return endpoint
 
 
-@router.post(AGENT + "/notready")
-def not_ready(
-    agentId: str, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
-) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        service.set_ready(conn, req.vdn_id, agentId, False, ctx.clock.now_ms())
-    return ok()
-
-
-@router.post(AGENT + "/wrapupdone")
-def wrapup_done(
-    agentId: str, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
-) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        service.wrapup_done(conn, req.vdn_id, agentId, ctx.clock.now_ms())
-    return ok()
-
-
-@router.post(AGENT + "/logout")
-def logout(
-    agentId: str, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
-) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        service.logout(conn, req.vdn_id, agentId)
-    return ok()
+for _name, _act in service.ACTIONS.items():  # POST .../ready, .../notready, .../wrapupdone, .../logout
+    router.add_api_route(AGENT + f"/{_name}", _action_route(_act), methods=["POST"], name=f"agent_{_name}")
 
 
 @router.get(AGENTS)

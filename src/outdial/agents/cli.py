@@ -53,35 +53,22 @@ def agents_login(
     typer.echo(json.dumps(_write(db, lambda conn, now: service.login(conn, vdn, agent, body, now))))
 
 
-@agents_app.command("ready")
-def agents_ready(vdn: VdnOption, agent: AgentOption, db: DbOption = None) -> None:
-    from outdial.agents import service
+def _action_command(name: str) -> Callable[..., None]:
+    def command(vdn: VdnOption, agent: AgentOption, db: DbOption = None) -> None:
+        from outdial.agents import service
 
-    _write(db, lambda conn, now: service.set_ready(conn, vdn, agent, True, now))
+        _write(db, lambda conn, now: service.ACTIONS[name](conn, vdn, agent, now))
 
-
-@agents_app.command("notready")
-def agents_not_ready(vdn: VdnOption, agent: AgentOption, db: DbOption = None) -> None:
-    """Not ready: no more calls (an agent in a call keeps it)."""
-    from outdial.agents import service
-
-    _write(db, lambda conn, now: service.set_ready(conn, vdn, agent, False, now))
+    return command
 
 
-@agents_app.command("wrapupdone")
-def agents_wrapup_done(vdn: VdnOption, agent: AgentOption, db: DbOption = None) -> None:
-    """End the agent's current wrap-up now."""
-    from outdial.agents import service
-
-    _write(db, lambda conn, now: service.wrapup_done(conn, vdn, agent, now))
-
-
-@agents_app.command("logout")
-def agents_logout(vdn: VdnOption, agent: AgentOption, db: DbOption = None) -> None:
-    """Log out (an agent in a call keeps it and leaves when it ends)."""
-    from outdial.agents import service
-
-    _write(db, lambda conn, now: service.logout(conn, vdn, agent))
+for _name, _help in (
+    ("ready", "Ready: an offline agent takes calls again."),
+    ("notready", "Not ready: no more calls (an agent in a call keeps it)."),
+    ("wrapupdone", "End the agent's current wrap-up now."),
+    ("logout", "Log out (an agent in a call keeps it and leaves when it ends)."),
+):
+    agents_app.command(_name, help=_help)(_action_command(_name))
 
 
 @agents_app.command("list")

@@ -80,6 +80,16 @@ def logins(conn: Connection) -> list[AgentLogin]:
     ]
 
 
+def skill_ids_of_other_vdns(conn: Connection, vdn_id: int, skill_ids: Iterable[int]) -> set[int]:
+    """Which of these skill queue ids also exist in another VDN."""
+    rows = conn.execute(
+        sa.select(skill_queues.c.skill_id).where(
+            skill_queues.c.vdn_id != vdn_id, skill_queues.c.skill_id.in_(list(skill_ids))
+        )
+    )
+    return {row.skill_id for row in rows}
+
+
 def login_vdn(conn: Connection, agent_id: str) -> int | None:
     """The VDN the agent is logged in to; None when it is not logged in."""
     return conn.execute(sa.select(agents.c.vdn_id).where(agents.c.agent_id == agent_id)).scalar_one_or_none()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -32,6 +32,15 @@ def login(conn: Connection, vdn_id: int, agent_id: str, body: dict[str, Any], no
             raise ApiError(
                 errors.SKILL_NOT_FOUND, f"skillIds[{index}]: skill queue {skill_id} does not exist"
             )
+    shared = repo.skill_ids_of_other_vdns(conn, vdn_id, skill_ids)
+    if shared:  # the port keys queues by id alone: an agent here would take the other VDN's calls too
+        index = next(i for i, s in enumerate(skill_ids) if s in shared)
+        raise v.fail(
+            errors.WRONG_VALUE,
+            f"skillIds[{index}]",
+            f"skill queue {skill_ids[index]} also exists in another VDN: real agents need skill queue ids "
+            "that no other VDN uses",
+        )
     logged_in_to = repo.login_vdn(conn, agent_id)
     if logged_in_to is not None and logged_in_to != vdn_id:
         raise v.fail(errors.WRONG_VALUE, "agentId", f"{agent_id} is logged in to another VDN")
@@ -44,25 +53,44 @@ def login(conn: Connection, vdn_id: int, agent_id: str, body: dict[str, Any], no
     return login_fields(_stored(conn, vdn_id, agent_id), {})
 
 
-def set_ready(conn: Connection, vdn_id: int, agent_id: str, ready: bool, now_ms: int) -> None:
+def ready(conn: Connection, vdn_id: int, agent_id: str, now_ms: int) -> None:
+    """Ready: an offline agent is idle again (whatever made it not ready)."""
+    _set_ready(conn, vdn_id, agent_id, True, now_ms)
+
+
+def not_ready(conn: Connection, vdn_id: int, agent_id: str, now_ms: int) -> None:
+    """Not ready: no more calls (an agent in a call keeps it)."""
+    _set_ready(conn, vdn_id, agent_id, False, now_ms)
+
+
+def _set_ready(conn: Connection, vdn_id: int, agent_id: str, ready: bool, now_ms: int) -> None:
     check.check_agent_id(agent_id)
     if not repo.set_ready(conn, vdn_id, agent_id, ready, None if ready else repo.REQUESTED, now_ms):
         raise _not_logged_in(agent_id)
 
 
 def wrapup_done(conn: Connection, vdn_id: int, agent_id: str, now_ms: int) -> None:
-    """End the agent's current wrap-up now. Outside a wrap-up it has no effect (the port applies the stamp
-    only to a wrap-up that began before it)."""
+    """End the agent's current wrap-up now (outside a wrap-up it has no effect)."""
     check.check_agent_id(agent_id)
     if not repo.set_wrapup_done(conn, vdn_id, agent_id, now_ms):
         raise _not_logged_in(agent_id)
 
 
-def logout(conn: Connection, vdn_id: int, agent_id: str) -> None:
-    """Log out. An agent in a call keeps it; the port lets it go when the call ends."""
+def logout(conn: Connection, vdn_id: int, agent_id: str, now_ms: int) -> None:
+    """Log out (an agent in a call keeps it and leaves when it ends)."""
     check.check_agent_id(agent_id)
     if not repo.delete_login(conn, vdn_id, agent_id):
         raise _not_logged_in(agent_id)
+
+
+Action = Callable[[Connection, int, str, int], None]
+# The actions on a logged-in agent, by the name of their route and CLI command.
+ACTIONS: dict[str, Action] = {
+    "ready": ready,
+    "notready": not_ready,
+    "wrapupdone": wrapup_done,
+    "logout": logout,
+}
 
 
 def _stored(conn: Connection, vdn_id: int, agent_id: str) -> repo.StoredLogin:
