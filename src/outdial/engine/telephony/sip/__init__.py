@@ -1,1 +1,0 @@
-"""SIP telephony adapter on baresip-python (see docs/telephony.md)."""
