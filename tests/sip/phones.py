@@ -165,6 +165,7 @@ class Phone:
     ctrl_port: int
     auto_answer: bool
     plays: Path | None
+    max_calls: int = 4  # calls at once (baresip's call_max_calls)
     process: subprocess.Popen | None = None
     events: list[dict] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -193,6 +194,7 @@ audio_player aufile,/dev/null
 audio_alert aufile,/dev/null
 audio_srate 8000
 audio_channels 1
+call_max_calls {self.max_calls}
 rtp_ports {RTP_PORTS}
 module_path /usr/lib/baresip/modules
 module g711.so
@@ -303,11 +305,11 @@ ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}
 
 @contextlib.contextmanager
 def running_phone(
-    directory: Path, name: str, *, plays: Path | None, auto_answer: bool = True
+    directory: Path, name: str, *, plays: Path | None, auto_answer: bool = True, max_calls: int = 4
 ) -> Iterator[Phone]:
     """A started phone, stopped (by its PID) when the block ends."""
     require("baresip")
-    phone = Phone(name, directory / name, free_port(), free_port(), auto_answer, plays)
+    phone = Phone(name, directory / name, free_port(), free_port(), auto_answer, plays, max_calls)
     try:
         phone.start()
         yield phone
