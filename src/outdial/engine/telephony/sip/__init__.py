@@ -1,0 +1,1 @@
+"""SIP telephony adapter on baresip-python (see docs/telephony.md)."""
