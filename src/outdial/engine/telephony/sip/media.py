@@ -77,6 +77,8 @@ async def detect(
 ) -> AmdDecision:
     """Feed the callee's audio to `detector` until it decides (audio time counted from the first read).
 
+    Start it as soon as the call is established: baresip drops received audio until the call's first read,
+    so a late start loses the beginning of the greeting (and detection then takes longer or decides wrong).
     If no decision comes within `timeout_s` of wall time (no audio arriving, a closed call), the answer is
     the detector's `undecided_answered_by`, reason "TIMEOUT-<audio ms analysed>". Raises ValueError when the
     call's receive format is not the detector's (mono at `detector.sample_rate`).
