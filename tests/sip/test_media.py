@@ -135,6 +135,32 @@ def test_relay_carries_each_side_to_the_other_and_records_both(
 
 
 @pytest.mark.sip
+def test_relay_ends_by_itself_when_a_side_hangs_up(agent_phones: AgentPhones, tmp_path: Path) -> None:
+    # a customer who says 1.5 s of tone and hangs up (the phone ends the call at the end of its file)
+    short = tone_wav(tmp_path / "short.wav", 1100, on_s=1.5, off_s=0.0)
+    with running_phone(tmp_path, "leaver", plays=short) as leaver:
+        stats = RelayStats()
+
+        async def scenario(runtime: Any, ua: Any) -> float:
+            a = await ua.dial(leaver.uri)
+            b = await ua.dial(agent_phones.agents[2].uri)
+            try:
+                await a.wait_established(10)
+                await b.wait_established(10)
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                await asyncio.wait_for(relay(a.audio, b.audio, asyncio.Event(), None, stats), 10)
+                return loop.time() - started
+            finally:
+                await hang_up(a, b)
+
+        relayed_s = on_sip_runtime(scenario)
+        leaver.wait_event("CALL_CLOSED")
+    assert 1.3 < relayed_s < 5.0  # ended with the customer's call, not by the stop event (never set)
+    assert stats.a_to_b_bytes >= 20_000  # the customer's 1.5 s went to the agent
+
+
+@pytest.mark.sip
 @pytest.mark.parametrize(("plays", "answered_by"), [("hello", "person"), ("voicemail", "machine")])
 def test_detect_over_a_live_call(
     audio_files: AudioFiles, tmp_path: Path, plays: str, answered_by: str
