@@ -120,7 +120,9 @@ def test_goertzel_finds_its_frequency() -> None:
     assert goertzel_power(sine, 8000, 2100) < power / 1000
 
 
-def test_settings_from_env_and_their_errors_name_the_variable() -> None:
+def test_settings_from_env_and_their_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTDIAL_SIP_AMD_INITIAL_SILENCE_MS", "3000")
+    assert AmdSettings.from_env().initial_silence_ms == 3000  # the process environment by default
     s = AmdSettings.from_env(
         {
             "OUTDIAL_SIP_AMD_GREETING_MS": "2000",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import sys
 from array import array
 from collections.abc import Mapping
@@ -87,11 +88,13 @@ class AmdSettings:
                 raise ValueError(f"{name} must be person, machine or fax, got {getattr(self, name)!r}")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AmdSettings:
-        """Settings from OUTDIAL_SIP_AMD_* variables (e.g. OUTDIAL_SIP_AMD_GREETING_MS=2000); others ignored.
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AmdSettings:
+        """Settings from OUTDIAL_SIP_AMD_* variables (e.g. OUTDIAL_SIP_AMD_GREETING_MS=2000) of `env` (the
+        process environment when None); other variables are ignored, unset ones keep their defaults.
 
         Raises ValueError naming the variable for a value that does not parse or is out of range.
         """
+        env = os.environ if env is None else env
         values: dict[str, object] = {}
         for field in fields(cls):
             key = SETTINGS_PREFIX + field.name.upper()

@@ -26,6 +26,7 @@ from outdial.engine.telephony.sip.amd import AmdDecision, AnsweringMachineDetect
 FRAME_S = 0.010  # the polling period: one 10 ms frame
 READ_MAX = 32768  # bytes per read: everything buffered (baresip's receive buffer holds 32 KiB)
 PLAY_AHEAD_S = 0.060  # play() keeps this much audio queued for the sender, no more
+PLAY_TAIL_S = 0.120  # and returns this long after the last sample left the queue (measured in flight: ~80 ms)
 MAX_SKEW_S = 0.200  # a recorder channel this far behind the other is filled with silence
 
 
@@ -76,6 +77,8 @@ async def detect(
 ) -> AmdDecision:
     """Feed the callee's audio to `detector` until it decides (audio time counted from the first read).
 
+    Start it as soon as the call is established: baresip drops received audio until the call's first read,
+    so a late start loses the beginning of the greeting (and detection then takes longer or decides wrong).
     If no decision comes within `timeout_s` of wall time (no audio arriving, a closed call), the answer is
     the detector's `undecided_answered_by`, reason "TIMEOUT-<audio ms analysed>". Raises ValueError when the
     call's receive format is not the detector's (mono at `detector.sample_rate`).
@@ -157,7 +160,7 @@ async def relay(
 
 
 async def play(audio: CallAudioLike, wav_path: str) -> None:
-    """Send a 16-bit mono WAV to the call in real time; returns when it has been sent (or the call closed).
+    """Send a 16-bit mono WAV to the call in real time; returns once it has been heard (or the call closed).
 
     The file's rate must be the call's send rate (8 kHz with G.711; make one with
     `sox in.wav -r 8000 -c 1 -b 16 out.wav`), else ValueError.
@@ -180,6 +183,9 @@ async def play(audio: CallAudioLike, wav_path: str) -> None:
             if sent < len(pcm) and buffered < ahead:
                 sent += audio.write(pcm[sent : sent + ahead - buffered])
             elif sent >= len(pcm) and buffered == 0:
+                # the last frames are still in the encoder, on the wire and in the far end's jitter buffer:
+                # a hang-up at once would cut the end of the message
+                await asyncio.sleep(PLAY_TAIL_S)
                 return
         except restarted:
             pass  # renegotiated: the next round writes to the new stream
