@@ -3,9 +3,10 @@
 Real endpoints on loopback (the test rig, tests/sip/rig.py): SIPp callees that answer after 2 s and echo
 the audio, reached through Kamailio as the trunk proxy; SIPp agent phones for the bridged pairs.
 
-1. Concurrency: N calls placed at once (10, 50, 100, 200), every callee answers 2 s later. "answered within"
-   is the worst time between the callee's 200 OK (placement + 2 s; the INVITE's trip on loopback is well
-   under a millisecond) and the adapter's `answered` event (AMD off: the event the runner sees at once).
+1. Concurrency: N calls placed at once (10, 50, 100, 200), every callee answers 2 s after the INVITE
+   reached it. "answered within" is the time between the callee's 200 OK and the adapter's `answered`
+   event (AMD off: the event the runner sees at once), bounded from above (placement + 2 s: includes the
+   INVITEs queueing to leave) and from below (the 180's event + 2 s).
    The persons then wait for an agent; none is logged in, so all N are abandoned 2 s after their answer:
    outdial hangs up N calls that carried audio at once. "hang-ups/s" is N over the time from the first
    abandonment due to the last `ended`.
@@ -61,7 +62,13 @@ def concurrency(runtime: SipRuntime, rig: Rig, n: int) -> dict[str, Any]:
     ended = driver.until_ended(ids, timeout_s=120)
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     answered = {e.call_id: e for e in driver.events if e.kind == "answered"}
+    ringing = {e.call_id: e for e in driver.events if e.kind == "ringing"}
+    # from placement (an upper bound: includes the INVITE waiting to leave) and from the 180 (the callee
+    # sends it on the INVITE's arrival and the 200 OK 2 s later; a lower bound when the 180 came late too)
     late = [answered[c].at_ms - (placed[c] + ANSWER_MS) for c in ids if c in answered]
+    after_180 = [
+        answered[c].at_ms - (ringing[c].at_ms + ANSWER_MS) for c in ids if c in answered and c in ringing
+    ]
     first_abandon_due = min(answered[c].at_ms for c in answered) + 2000 if answered else 0
     last_end = max(e.at_ms for e in ended.values())
     adapter.close()
@@ -72,6 +79,8 @@ def concurrency(runtime: SipRuntime, rig: Rig, n: int) -> dict[str, Any]:
         "answered": len(answered),
         "answer_worst_ms": max(late) if late else None,
         "answer_median_ms": sorted(late)[len(late) // 2] if late else None,
+        "answer_after_180_worst_ms": max(after_180) if after_180 else None,
+        "answer_after_180_median_ms": sorted(after_180)[len(after_180) // 2] if after_180 else None,
         "hangups_per_s": round(n / max((last_end - first_abandon_due) / 1000, 0.001), 1),
         "cpu_share": round(cpu / wall, 2),
         "outcomes": sorted({e.outcome for e in ended.values()}),
