@@ -310,6 +310,17 @@ class Rig:
     processes: list[Process] = field(default_factory=list)
 
     def callee(self, callee: Callee, *, name: str = "callee") -> SippCallee:
+        """A SIPp process answering every INVITE as `callee` says, on free loopback ports. A port taken
+        between choosing it and binding it (parallel test runs) makes SIPp exit: tried again elsewhere."""
+        for attempt in range(3):
+            try:
+                return self._callee(callee, name)
+            except PortTaken:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _callee(self, callee: Callee, name: str) -> SippCallee:
         port = free_port()
         media_port = free_port_pair()
         scenario = self.workdir / f"{name}-{port}.xml"
@@ -333,7 +344,15 @@ class Rig:
         """A trunk proxy: an INVITE whose called number starts with a key of `routes` goes to that host:port
         (the longest prefix wins); others get 404. With `registrar`, REGISTER is accepted (no auth), else
         refused 403. `port`: listen there (e.g. to restart a trunk that was stopped)."""
-        port = port or free_port()
+        for attempt in range(3):
+            try:
+                return self._kamailio(routes, registrar, port or free_port())
+            except PortTaken:
+                if attempt == 2 or port is not None:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _kamailio(self, routes: Mapping[str, str], registrar: bool, port: int) -> Kamailio:
         cfg = self.workdir / f"kamailio-{port}.cfg"
         cfg.write_text(kamailio_cfg(port, routes, registrar=registrar))
         pidfile = self.workdir / f"kamailio-{port}.pid"
@@ -422,12 +441,16 @@ route[RELAY] {{
 """
 
 
+class PortTaken(RuntimeError):
+    """The process exited before listening (usually: its port was taken meanwhile)."""
+
+
 def _wait_udp_bound(port: int, popen: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
     """Until something listens on the UDP port (binding it ourselves fails)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if popen.poll() is not None:
-            raise RuntimeError(f"{popen.args[0]} exited with {popen.returncode} before listening on {port}")
+            raise PortTaken(f"{popen.args[0]} exited with {popen.returncode} before listening on {port}")
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.bind((HOST, port))

@@ -586,6 +586,11 @@ class SipTelephony:
             call.leg = leg
             cancel = call.phase == _ENDED or call.ended_by != "network"
         self._rt().claim(leg.handle, lambda event: self._on_customer_event(call, event))
+        # baresip's Call listens to every event of the runtime to keep its own state: with N calls each
+        # event would run N listeners. The router above is all a customer leg needs (nothing here reads
+        # leg.state or waits on the leg), so the per-call listener goes: measured in bench/sip_calls.py
+        with contextlib.suppress(ValueError, AttributeError):
+            self._rt().runtime.unsubscribe(leg._on_stack_event)  # type: ignore[union-attr]
         if cancel:
             await self._hangup_customer(call)
 
