@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from phones import AudioFiles, audio_files  # noqa: F401  (fixture)
 from rig import Callee, Rig
+from sip_fixtures import NEEDS_SIP, make_adapter, rig, sip_runtime  # noqa: F401  (fixtures)
 from support import Driver, request
 
 from outdial.engine.telephony import outcomes as oc
 from outdial.engine.telephony.agentpool import AgentLogin, AgentPool
 
-pytestmark = pytest.mark.sip
+pytestmark = NEEDS_SIP
 
 
 def mulaw(wav: Path) -> str:

@@ -8,14 +8,14 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import pytest
 from rig import Callee, Rig
+from sip_fixtures import NEEDS_SIP, make_adapter, rig, sip_runtime  # noqa: F401  (fixtures)
 from support import Driver, request
 
 from outdial.engine.telephony import outcomes as oc
 from outdial.engine.telephony.agentpool import AgentLogin, AgentPool
 
-pytestmark = pytest.mark.sip
+pytestmark = NEEDS_SIP
 
 AGENTS = 10
 # prefix -> (callee, calls, outcomes it may end with)

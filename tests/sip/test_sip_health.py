@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from rig import Callee, Rig, free_port
+from sip_fixtures import NEEDS_SIP, make_adapter, rig, sip_runtime  # noqa: F401  (fixtures)
 from support import Driver, request
 
 from outdial.engine.telephony import outcomes as oc
 
-pytestmark = pytest.mark.sip
+pytestmark = NEEDS_SIP
 
 
 def _until(check: Any, timeout_s: float = 15.0) -> None:

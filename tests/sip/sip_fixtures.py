@@ -1,5 +1,7 @@
 """Fixtures of the SIP tests: the rig (tests/sip/rig.py), one SIP runtime for the session (baresip allows
-one per process), and adapters on it."""
+one per process), and adapters on it. Not a conftest.py: tests/sip has no __init__.py (its modules import
+each other by name, as tests/engine's do), so a conftest here would shadow tests/conftest.py's module name.
+A test module imports what it uses: `from sip_fixtures import NEEDS_SIP, make_adapter, rig, sip_runtime`."""
 
 from __future__ import annotations
 
@@ -12,18 +14,17 @@ from rig import rig as rig  # noqa: F401  (the fixture)
 
 from outdial.clock import RealClock
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    missing = missing_binaries(("sipp", "kamailio"))
-    if not missing:
-        return
-    skip = pytest.mark.skip(
-        reason=f"SIP binaries not installed: {', '.join(missing)} (apt-get install "
-        "sip-tester kamailio baresip-core; .ci/run does)"
-    )
-    for item in items:
-        if "sip" in item.keywords:
-            item.add_marker(skip)
+_MISSING = missing_binaries(("sipp", "kamailio"))
+# every module of real SIP tests: `pytestmark = NEEDS_SIP` (marked `sip`; skipped, with the reason, only
+# where the binaries are missing)
+NEEDS_SIP = [
+    pytest.mark.sip,
+    pytest.mark.skipif(
+        bool(_MISSING),
+        reason=f"SIP binaries not installed: {', '.join(_MISSING)} (apt-get install sip-tester kamailio "
+        "baresip-core; .ci/run does)",
+    ),
+]
 
 
 @pytest.fixture(scope="session")
@@ -56,4 +57,4 @@ def make_adapter(sip_runtime: Any) -> Iterator[Callable[..., Any]]:
         adapter.close()
 
 
-__all__ = ["Rig"]
+__all__ = ["NEEDS_SIP", "Rig", "make_adapter", "rig", "sip_runtime"]
