@@ -46,8 +46,9 @@ def make_adapter(sip_runtime: Any) -> Iterator[Callable[..., Any]]:
     def make(**fields: Any) -> Any:
         fields.setdefault("amd", False)
         pool = fields.pop("pool", None)
+        record_dir = fields.pop("record_dir", None)
         settings = SipSettings(listen_host=sip_runtime.host, listen_port=sip_runtime.port, **fields)
-        adapter = SipTelephony(settings, RealClock(), runtime=sip_runtime, pool=pool)
+        adapter = SipTelephony(settings, RealClock(), runtime=sip_runtime, pool=pool, record_dir=record_dir)
         adapter.start()
         made.append(adapter)
         return adapter

@@ -169,3 +169,27 @@ def test_ivr_flow_is_dialed_and_bridged(rig: Rig, make_adapter: Any) -> None:
     )
     assert [e.kind for e in driver.of("i1")] == ["ringing", "answered", "connected", "ended"]
     assert ended["i2"].outcome == oc.ABANDONED  # no URI for that flow: nobody to connect the person to
+
+
+def test_a_recorded_call_writes_both_legs_and_names_the_file(
+    rig: Rig, make_adapter: Any, audio_files: AudioFiles, tmp_path: Path
+) -> None:
+    import wave
+
+    person = rig.callee(Callee(200, ring_ms=100, talk_ms=2500, play=mulaw(audio_files.hello)), name="person")
+    agent = rig.callee(Callee(200), name="agent")
+    adapter = make_adapter(
+        route=f"sip:{{number}}@{person.address}",
+        record=True,
+        record_dir=tmp_path / "rec",
+        pool=pool_with(("a1", f"sip:a1@{agent.address}")),
+    )
+    driver = Driver(adapter)
+    adapter.place_call(request("r1", "100"))
+    ended = driver.until_ended(["r1"], timeout_s=30)["r1"]
+    assert ended.outcome == oc.CONNECTED
+    assert ended.record_path == "1-r1.wav"
+    with wave.open(str(tmp_path / "rec" / ended.record_path)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 8000)
+        seconds = w.getnframes() / 8000
+    assert 1.0 < seconds <= ended.talk_ms / 1000 + 0.5
