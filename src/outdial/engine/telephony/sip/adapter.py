@@ -769,50 +769,66 @@ class SipTelephony:
             with self._lock, contextlib.suppress(ValueError):
                 queue.remove(call)
 
-    async def _dial_agent(self, call: _Call, agent_id: str, uri: str) -> bool:
-        """Dial the agent's phone; on answer bridge it to the customer. False: it did not answer."""
+    async def _dial_other(self, uri: str) -> tuple[Any, asyncio.Future[Any]] | None:
+        """Dial an agent phone or IVR flow and wait for its answer: (leg, a future set when it closes), or
+        None when it could not be dialed or did not answer within OUTDIAL_SIP_AGENT_ANSWER_S."""
         assert self._local_ua is not None
         try:
             leg = await self._local_ua.dial(uri)
         except (BaresipError, ValueError) as exc:
-            log.warning("agent %s (%s) could not be dialed: %s", agent_id, uri, exc)
-            return False
+            log.warning("%s could not be dialed: %s", uri, exc)
+            return None
         closed = asyncio.get_running_loop().create_future()
 
-        def on_agent_event(event: StackEvent) -> None:
+        def on_event(event: StackEvent) -> None:
             if event.event is Event.CALL_CLOSED and not closed.done():
                 closed.set_result(event.text)
 
-        self._rt().claim(leg.handle, on_agent_event)
+        self._rt().claim(leg.handle, on_event)
         try:
             await leg.wait_established(timeout=self.settings.agent_answer_s)
         except BaresipError:
             await _quiet_hangup(leg)
+            return None
+        return leg, closed
+
+    def _connected(
+        self, call: _Call, leg: Any, *, agent_id: str | None = None, ivr_flow: str | None = None
+    ) -> None:
+        """The other leg answered while the customer is still there: talking from now (lock held)."""
+        now = max(self.clock.now_ms(), call.last_at)
+        call.agent_leg = leg
+        call.ivr_flow = ivr_flow
+        call.connect_ms = now
+        call.phase = _TALKING
+        call.deadline_ms = None
+        if agent_id is not None:
+            self.pool.talking(agent_id, now)
+        self._emit(
+            call,
+            CONNECTED,
+            answered=True,
+            answered_by="person",
+            agent_id=agent_id,
+            ivr_flow=ivr_flow,
+            answer_at_ms=call.answer_ms,
+            wait_ms=now - (call.answer_ms or now),
+        )
+
+    async def _dial_agent(self, call: _Call, agent_id: str, uri: str) -> bool:
+        """Dial the agent's phone; on answer bridge it to the customer. False: it did not answer."""
+        answered = await self._dial_other(uri)
+        if answered is None:
             return False
+        leg, closed = answered
         with self._lock:
-            if call.phase != _CONNECTING:  # the customer left meanwhile
-                hang_up_agent = True
-            else:
-                hang_up_agent = False
-                now = max(self.clock.now_ms(), call.last_at)
-                call.agent_leg = leg
-                call.connect_ms = now
-                call.phase = _TALKING
-                call.deadline_ms = None
-                self.pool.talking(agent_id, now)
-                self._emit(
-                    call,
-                    CONNECTED,
-                    answered=True,
-                    answered_by="person",
-                    agent_id=agent_id,
-                    answer_at_ms=call.answer_ms,
-                    wait_ms=now - (call.answer_ms or now),
-                )
-        if hang_up_agent:
-            await _quiet_hangup(leg)
-            with self._lock:
+            customer_left = call.phase != _CONNECTING
+            if customer_left:
                 self.pool.release(agent_id, self.clock.now_ms())
+            else:
+                self._connected(call, leg, agent_id=agent_id)
+        if customer_left:
+            await _quiet_hangup(leg)
             return True
         self._wake()
         await self._bridge(call, leg, closed)
@@ -822,64 +838,25 @@ class SipTelephony:
         flow = call.req.ivr_flow or ""
         uri = self.settings.ivr_flows.get(flow)
         if uri is None:
-            log.warning(
-                "call %s: IVR flow %r has no URI in OUTDIAL_SIP_IVR_FLOWS: abandoned", call.req.call_id, flow
-            )
-            with self._lock:
-                call.outcome_after_close = oc.ABANDONED
-            await self._hangup_customer(call)
-            return
-        assert self._local_ua is not None
+            log.warning("call %s: IVR flow %r has no URI in OUTDIAL_SIP_IVR_FLOWS", call.req.call_id, flow)
         with self._lock:
             call.phase = _CONNECTING
-        try:
-            leg = await self._local_ua.dial(uri)
-        except (BaresipError, ValueError):
-            leg = None
-        closed = asyncio.get_running_loop().create_future()
-
-        def on_ivr_event(event: StackEvent) -> None:
-            if event.event is Event.CALL_CLOSED and not closed.done():
-                closed.set_result(event.text)
-
-        if leg is not None:
-            self._rt().claim(leg.handle, on_ivr_event)
-            try:
-                await leg.wait_established(timeout=self.settings.agent_answer_s)
-            except BaresipError:
-                await _quiet_hangup(leg)
-                leg = None
+        answered = await self._dial_other(uri) if uri is not None else None
         with self._lock:
-            if leg is None or call.phase != _CONNECTING:
-                if call.phase == _CONNECTING:
-                    call.outcome_after_close = oc.ABANDONED
-                    failed = True
-                else:
-                    failed = False
-            else:
-                failed = False
-                now = max(self.clock.now_ms(), call.last_at)
-                call.agent_leg = leg
-                call.ivr_flow = flow
-                call.connect_ms = now
-                call.phase = _TALKING
-                call.deadline_ms = None
-                self._emit(
-                    call,
-                    CONNECTED,
-                    answered=True,
-                    answered_by="person",
-                    ivr_flow=flow,
-                    answer_at_ms=call.answer_ms,
-                    wait_ms=now - (call.answer_ms or now),
-                )
-        if failed:
-            await self._hangup_customer(call)
+            customer_left = call.phase != _CONNECTING
+            if answered is None and not customer_left:
+                call.outcome_after_close = oc.ABANDONED  # nobody to connect the person to
+            elif answered is not None and not customer_left:
+                self._connected(call, answered[0], ivr_flow=flow)
+        if answered is None:
+            if not customer_left:
+                await self._hangup_customer(call)
             return
-        if leg is None:
+        if customer_left:
+            await _quiet_hangup(answered[0])
             return
         self._wake()
-        await self._bridge(call, leg, closed)
+        await self._bridge(call, *answered)
 
     async def _bridge(self, call: _Call, other: Any, other_closed: asyncio.Future[Any]) -> None:
         """Relay audio between the customer and the other leg until either hangs up; then hang up both."""
