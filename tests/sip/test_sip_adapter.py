@@ -69,30 +69,29 @@ def test_every_failure_row(rig: Rig, make_adapter: Any, via: str) -> None:
         _check_failed(driver, name, outcome, rang=callee.ring_ms > 0)
 
 
-@pytest.mark.parametrize("via", ["direct", "kamailio"])
-def test_ring_timer_cancels_at_max_alerting_time(rig: Rig, make_adapter: Any, via: str) -> None:
+def _ringing_callee(rig: Rig, make_adapter: Any, via: str) -> tuple[Any, Driver]:
+    """An adapter dialing a SIPp callee that rings until cancelled, directly or through Kamailio."""
     ringer = rig.callee(Callee(None), name="ringer")
     target = ringer.address if via == "direct" else rig.kamailio({"7": ringer.address}).address
     adapter = make_adapter(
         route=f"sip:{{number}}@{target}", trunk=None if via == "direct" else f"sip:{target}"
     )
-    driver = Driver(adapter)
+    return adapter, Driver(adapter)
+
+
+@pytest.mark.parametrize("via", ["direct", "kamailio"])
+def test_ring_timer_cancels_at_max_alerting_time(rig: Rig, make_adapter: Any, via: str) -> None:
+    adapter, driver = _ringing_callee(rig, make_adapter, via)
     adapter.place_call(request("ring", "7000", max_alerting_s=1))
     ended = driver.until_ended(["ring"])["ring"]
     _check_failed(driver, "ring", oc.NO_ANSWER, rang=True)
     assert ended.fail_code == "01040"
     assert 1000 <= ended.ring_ms < 5000  # the engine's own timer, not the callee's
-    assert "CANCEL" in ringer.process.output() or True  # SIPp's log is terse; the 487 path ended the call
 
 
 @pytest.mark.parametrize("via", ["direct", "kamailio"])
 def test_runner_hangup_while_ringing_is_cancelled(rig: Rig, make_adapter: Any, via: str) -> None:
-    ringer = rig.callee(Callee(None), name="ringer")
-    target = ringer.address if via == "direct" else rig.kamailio({"7": ringer.address}).address
-    adapter = make_adapter(
-        route=f"sip:{{number}}@{target}", trunk=None if via == "direct" else f"sip:{target}"
-    )
-    driver = Driver(adapter)
+    adapter, driver = _ringing_callee(rig, make_adapter, via)
     adapter.place_call(request("cancel", "7000", max_alerting_s=30))
     driver.until("cancel", "ringing")
     adapter.hangup("cancel")
