@@ -31,9 +31,13 @@ NEEDS_SIP = [
 def sip_runtime() -> Iterator[Any]:
     from outdial.engine.telephony.sip.adapter import SipRuntime
 
-    runtime = SipRuntime.shared("127.0.0.1", free_port(), (20000, 29999))
+    # imported by name into several modules, this session fixture is set up once per module: every one
+    # after the first finds the runtime running (one per process) and leaves it to the first to close
+    running = SipRuntime.running()
+    runtime = running or SipRuntime.shared("127.0.0.1", free_port(), (20000, 29999))
     yield runtime
-    runtime.close()
+    if running is None:
+        runtime.close()
 
 
 @pytest.fixture

@@ -95,6 +95,12 @@ class SipRuntime:
             cls._shared = runtime
             return runtime
 
+    @classmethod
+    def running(cls) -> SipRuntime | None:
+        """The process's live runtime, if one was started."""
+        current = cls._shared
+        return current if current is not None and current.alive else None
+
     def start(self) -> None:
         self._thread.start()
         self.submit(self._start()).result(15)
@@ -105,7 +111,7 @@ class SipRuntime:
 
     async def _start(self) -> None:
         low, high = self.rtp_ports
-        runtime = Runtime()
+        runtime = Runtime(command_timeout=15.0)  # a loaded machine must not turn a slow command into a failure
         await runtime.start(
             Config(
                 net_interface=self.host,
@@ -264,7 +270,7 @@ class SipTelephony:
         if self._runtime is None:
             self._runtime = SipRuntime.shared(s.listen_host, s.listen_port, s.rtp_ports)
         self._runtime.on_death(self._runtime_died)
-        self._runtime.submit(self._create_ua()).result(15)
+        self._runtime.submit(self._create_ua()).result(30)
         self._started = True
 
     async def _create_ua(self) -> None:
