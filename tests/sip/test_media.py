@@ -259,11 +259,12 @@ def test_the_phone_that_never_answers_rings_until_the_caller_gives_up(agent_phon
 
     async def scenario(runtime: Any, ua: Any) -> None:
         call = await ua.dial(never.uri)
+        # the phone rings (the INVITE reached it), and goes on ringing until the caller gives up
+        await asyncio.to_thread(never.wait_event, "CALL_INCOMING")
         with pytest.raises(CallTimeout):
             await call.wait_established(1.5)  # hangs up (CANCEL) at the timeout
 
     on_sip_runtime(scenario)
-    never.wait_event("CALL_INCOMING")
     never.wait_event("CALL_CLOSED")
     assert "CALL_ESTABLISHED" not in never.event_types()
 
