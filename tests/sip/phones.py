@@ -327,14 +327,26 @@ AGENT_TONES_HZ = (500.0, 700.0, 900.0)  # what agent phone i says: a tone, told 
 AGENT_TONE_S = 300  # and for how long: an agent hangs up when its tone ends
 
 
+_agent_tones: dict[float, Path] = {}  # made once per session (5 MB each)
+
+
+def agent_tone(tmp_path_factory: pytest.TempPathFactory, freq_hz: float) -> Path:
+    if freq_hz not in _agent_tones or not _agent_tones[freq_hz].exists():
+        directory = tmp_path_factory.mktemp("agent-tones")
+        _agent_tones[freq_hz] = tone_wav(
+            directory / f"{freq_hz:g}.wav", freq_hz, on_s=AGENT_TONE_S, off_s=0.1
+        )
+    return _agent_tones[freq_hz]
+
+
 @pytest.fixture
-def agent_phones(tmp_path: Path) -> Iterator[AgentPhones]:
+def agent_phones(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentPhones]:
     """Three auto-answer agent phones (agent i plays AGENT_TONES_HZ[i]) and one that never answers."""
     require("baresip", "sox")
     with contextlib.ExitStack() as stack:
         agents = []
         for i, freq in enumerate(AGENT_TONES_HZ):
-            tone = tone_wav(tmp_path / f"agent{i + 1}-tone.wav", freq, on_s=AGENT_TONE_S, off_s=0.1)
+            tone = agent_tone(tmp_path_factory, freq)
             agents.append(stack.enter_context(running_phone(tmp_path, f"agent{i + 1}", plays=tone)))
         never = stack.enter_context(running_phone(tmp_path, "noanswer", plays=None, auto_answer=False))
         yield AgentPhones(agents, never)

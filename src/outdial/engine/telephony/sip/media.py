@@ -26,7 +26,7 @@ from outdial.engine.telephony.sip.amd import AmdDecision, AnsweringMachineDetect
 FRAME_S = 0.010  # the polling period: one 10 ms frame
 READ_MAX = 32768  # bytes per read: everything buffered (baresip's receive buffer holds 32 KiB)
 PLAY_AHEAD_S = 0.060  # play() keeps this much audio queued for the sender, no more
-PLAY_TAIL_S = 0.120  # and returns this long after the last sample left the queue (measured in flight: ~80 ms)
+PLAY_TAIL_S = 0.200  # and returns this long after the last sample left the queue (in flight: ~80 ms idle)
 MAX_SKEW_S = 0.200  # a recorder channel this far behind the other is filled with silence
 
 
