@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from outdial.engine.telephony.agentpool import NO_ANSWER, AgentLogin, AgentPool
 from outdial.engine.telephony.port import AgentCounts
 
-AGENTS = ("a1", "a2", "a3", "a4", "a5")
+AGENTS = ("a1", "a2", "a3")
 SKILLS = (1, 2)
 agent_ids = st.sampled_from(AGENTS)
 skill_sets = st.sets(st.sampled_from(SKILLS), min_size=1).map(lambda s: tuple(sorted(s)))
