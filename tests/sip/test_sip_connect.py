@@ -9,7 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from phones import AudioFiles, audio_files  # noqa: F401  (fixture)
+from phones import (  # noqa: F401  (fixtures)
+    AGENT_TONES_HZ,
+    AgentPhones,
+    AudioFiles,
+    agent_phones,
+    audio_files,
+    read_pcm,
+    running_phone,
+    tone_share,
+    tone_wav,
+)
 from rig import Callee, Rig
 from sip_fixtures import NEEDS_SIP, make_adapter, rig, sip_runtime  # noqa: F401  (fixtures)
 from support import Driver, request
@@ -193,3 +203,30 @@ def test_a_recorded_call_writes_both_legs_and_names_the_file(
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 8000)
         seconds = w.getnframes() / 8000
     assert 1.0 < seconds <= ended.talk_ms / 1000 + 0.5
+
+
+def test_baresip_agent_phones_get_the_call_and_audio_flows_both_ways(
+    make_adapter: Any, agent_phones: AgentPhones, tmp_path: Path, tmp_path_factory: Any
+) -> None:
+    """Real softphones (baresip-core) as agents: the first in line never answers (set not ready), the next
+    answers; the customer (a baresip phone saying a 300 Hz tone for 4 s, then hanging up) hears the agent's
+    tone and the agent hears the customer's."""
+    customer_tone = tone_wav(tmp_path / "customer.wav", 300.0, on_s=4.0, off_s=0.1)
+    agent = agent_phones.agents[0]
+    pool = pool_with(("deaf", agent_phones.never_answers.uri), ("a1", agent.uri))
+    with running_phone(tmp_path, "customer", plays=customer_tone) as customer:
+        adapter = make_adapter(
+            route=f"sip:{{number}}@127.0.0.1:{customer.sip_port}", pool=pool, agent_answer_s=1.5
+        )
+        driver = Driver(adapter)
+        adapter.place_call(request("c1", "customer"))
+        ended = driver.until_ended(["c1"], timeout_s=40)["c1"]
+        assert ended.outcome == oc.CONNECTED and ended.agent_id == "a1"
+        assert pool.drain_changes() == [("deaf", "noAnswer")]
+        agent.wait_event("CALL_CLOSED")
+        customer.wait_event("CALL_CLOSED")
+        (heard_by_agent,) = agent.received_audio()
+        (heard_by_customer,) = customer.received_audio()
+    assert tone_share(read_pcm(heard_by_agent), 300.0) > 0.5
+    assert tone_share(read_pcm(heard_by_customer), AGENT_TONES_HZ[0]) > 0.5
+    assert 2000 < ended.talk_ms < 4500  # the customer's 4 s, less the time to reach the second agent
