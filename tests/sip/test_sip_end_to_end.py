@@ -107,6 +107,10 @@ def test_a_predictive_campaign_dials_real_sip_callees(
     ]
     for thread in threads:
         thread.start()
+    status = client.telephony_status(1)
+    assert status.ok, status.body
+    assert status.body["data"] == {"telephony": "sip", "registered": None, "up": True, "callsInProgress": 0,
+                                   "linesFree": 20, "reason": ""}  # fmt: skip
     try:
         assert client.resume_campaign(1, cid).ok
         deadline = time.monotonic() + 150

@@ -80,3 +80,15 @@ def test_the_worker_chooses_the_port_by_setting(ctx) -> None:  # type: ignore[no
     ctx.settings = ctx.settings.model_copy(update={"telephony": "sip", "sip_route": "nope"})
     with pytest.raises(ValueError, match="OUTDIAL_SIP_ROUTE"):
         make_port(ctx)
+
+
+def test_the_telephony_interface_says_what_the_process_dials_through(ctx, client) -> None:  # type: ignore[no-untyped-def]
+    from outdial.engine.runner import Engine
+    from outdial.engine.worker import make_port
+
+    refused = client.telephony_status(1)
+    assert refused.code == "0200001" and refused.body["resultDesc"].startswith("vdnId")  # no engine here
+    ctx.extras["engine"] = Engine(ctx, make_port(ctx), owner="t")
+    ctx.clock.advance(1)  # the same signed GET twice within a second would be a replay
+    answer = client.telephony_status(1)
+    assert answer.ok and answer.body["data"] == {"telephony": "simulator"}
