@@ -17,10 +17,10 @@ relaying the audio both ways, until either side hangs up. docs/telephony.md ("Th
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import threading
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
@@ -436,13 +436,10 @@ class SipTelephony:
             out = self._outbox
             if not out:
                 return []
-            out.sort(key=lambda e: e.at_ms)  # stable: a call's own events keep their order
-            if out[-1].at_ms <= now_ms:
-                self._outbox = []
-                return out
-            due = [e for e in out if e.at_ms <= now_ms]
-            self._outbox = [e for e in out if e.at_ms > now_ms]
-            return due
+            out.sort(key=_at)  # stable: a call's own events keep their order
+            cut = bisect.bisect_right(out, now_ms, key=_at)
+            self._outbox = out[cut:]
+            return out[:cut]
 
     def set_notify(self, notify: Callable[[], None]) -> None:
         self._notify = notify
@@ -901,6 +898,10 @@ class SipTelephony:
             await _quiet_hangup(other)
 
 
+def _at(event: CallEvent) -> int:
+    return event.at_ms
+
+
 def _first_waiting(queue: deque[_Call]) -> _Call | None:
     for waiting in queue:
         if waiting.phase == _WAITING and waiting.agent_id is None:
@@ -911,7 +912,3 @@ def _first_waiting(queue: deque[_Call]) -> _Call | None:
 async def _quiet_hangup(leg: Any) -> None:
     with contextlib.suppress(BaresipError):
         await leg.hangup()
-
-
-def monotonic_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
