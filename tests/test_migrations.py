@@ -23,7 +23,7 @@ def test_migrations_match_the_models(database: Database) -> None:
 def test_schema_is_at_head(database: Database) -> None:
     with database.engine.connect() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
-    assert version == "0004"
+    assert version == "0005"
 
 
 @pytest.fixture(params=BACKENDS)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from outdial import __version__
+from outdial.agents.api import router as agents_router
 from outdial.api import handlers
 from outdial.calldata.api import router as calldata_router
 from outdial.campaigns.api import router as campaigns_router
@@ -41,7 +42,7 @@ def create_app(ctx: AppContext, *, run_workers: bool = False) -> FastAPI:
     )
     app.state.ctx = ctx
     handlers.install(app)
-    for router in (campaigns_router, calldata_router, imports_router, results_router, engine_router):
+    for router in (campaigns_router, calldata_router, imports_router, results_router, engine_router, agents_router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -64,19 +64,36 @@ def serve(
             min=1, max=64, help="Server processes sharing the port (the API scales across cores; see docs)"
         ),
     ] = 1,
+    telephony: Annotated[
+        str | None,
+        typer.Option(help="simulator (default) or sip: dial real phones over the OUTDIAL_SIP_* trunk"),
+    ] = None,
 ) -> None:
     """Run the API and the background workers (in one process, or in N with --workers)."""
     import uvicorn
     from fastapi import FastAPI
 
     from outdial.app import create_app
-    from outdial.clock_store import serve_clock
+    from outdial.clock_store import serve_clock, stored_origin
     from outdial.context import AppContext
     from outdial.runtime import build_context
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(db)
+    if telephony is not None:
+        settings = settings.model_copy(update={"telephony": telephony})
+    if settings.telephony not in ("simulator", "sip"):
+        raise typer.BadParameter(f"{settings.telephony!r}: simulator or sip", param_hint="--telephony")
+    if settings.telephony == "sip" and (speed != 1.0 or workers > 1):
+        # real calls run in real time, and one SIP runtime (one listen address) serves one process
+        raise typer.BadParameter("--telephony sip runs with --speed 1 and --workers 1", param_hint="--telephony")
     ctx = build_context(settings)
+    if settings.telephony == "sip" and not reset_clock and stored_origin(ctx.db) is not None:
+        raise typer.BadParameter(
+            "this database holds a sped-up timeline of an earlier --speed run; real calls need real time: "
+            "add --reset-clock",
+            param_hint="--telephony",
+        )
     ctx.clock = serve_clock(ctx.db, speed, reset=reset_clock)  # a sped-up timeline survives a restart
     ctx.auth_clock = RealClock()  # clients sign with the real time, whatever speed the campaigns run at
     host = host or settings.host
@@ -226,6 +243,10 @@ def cli_groups() -> None:
         app.command("simulate")(simulate)
     if not any(group.name == "resultcodes" for group in app.registered_groups):
         app.add_typer(resultcodes_app, name="resultcodes")
+    from outdial.agents.cli import agents_app
+
+    if not any(group.name == "agents" for group in app.registered_groups):
+        app.add_typer(agents_app, name="agents")
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -88,6 +88,25 @@ class Settings(BaseSettings):
             if part.strip():
                 ipaddress.ip_network(part.strip(), strict=False)  # its ValueError names the bad entry
         return value
+
+    # Which telephony the engine dials through: the built-in simulator, or a SIP trunk (docs/telephony.md,
+    # "The SIP adapter"; parsed and checked by engine/telephony/sip/settings.py).
+    telephony: str = "simulator"  # simulator | sip
+    sip_trunk: str = ""  # outbound proxy / registrar URI, e.g. "sip:10.0.0.1:5060"; empty: dial the route
+    sip_username: str = ""  # set: REGISTER to the trunk with these credentials
+    sip_password: SecretStr = SecretStr("")  # a secret: never logged, never answered
+    sip_route: str = "sip:{number}@127.0.0.1:5070"  # called number -> request URI
+    sip_caller_id: str = "<sip:{caller}@{domain}>"  # sent as P-Asserted-Identity; empty: none
+    sip_listen: str = "127.0.0.1:5062"  # local SIP address
+    sip_rtp_ports: str = "10000-20000"
+    sip_max_lines: int = 100  # calls at once over the trunk; beyond it 34606
+    sip_outcomes: str = ""  # overrides of the outcome table, e.g. "480=no_answer,q850:31=rejected"
+    sip_amd: str = "on"  # answering-machine detection: on | off
+    sip_ivr_flows: str = ""  # "flowcode=sip:uri,...": the IVR flow of each deviceSign
+    sip_agent_answer_s: float = 5.0  # an agent phone silent this long: agent not ready, next agent
+    sip_wrapup_s: float = 15.0
+    sip_record: str = "off"  # on: both legs of bridged calls to WAV files under data_dir/recordings
+    sip_transfer: str = "bridge"  # bridge | refer
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -27,6 +27,7 @@ ENGINE_CODES = [
     "00549",
     "00601",
     "00604",
+    "00606",  # network_failure (the SIP adapter)
     "00701",
     "01040",
     "01046",

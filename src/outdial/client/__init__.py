@@ -3,6 +3,7 @@ per interface. Each domain's methods live in a mixin of its own (client/<domain>
 
 from __future__ import annotations
 
+from outdial.client.agents import AgentsMixin
 from outdial.client.base import BaseClient, Response
 from outdial.client.calldata import CalldataMixin
 from outdial.client.campaigns import CampaignsMixin
@@ -11,7 +12,7 @@ from outdial.client.imports import ImportsMixin
 from outdial.client.results import ResultsMixin
 
 
-class Client(CampaignsMixin, CalldataMixin, ImportsMixin, ResultsMixin, EngineMixin, BaseClient):
+class Client(CampaignsMixin, CalldataMixin, ImportsMixin, ResultsMixin, EngineMixin, AgentsMixin, BaseClient):
     pass
 
 

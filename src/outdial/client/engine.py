@@ -34,6 +34,11 @@ class EngineMixin(BaseClient):
         offline)."""
         return self.request("GET", _OWN.format(vdn=vdn_id) + f"/skills/{skill_id}/agents")
 
+    def telephony_status(self, vdn_id: int) -> Response:
+        """outdial's own: what the serving process dials through; for a SIP trunk registered, up,
+        callsInProgress, linesFree and reason."""
+        return self.request("GET", _OWN.format(vdn=vdn_id) + "/telephony")
+
     def result_codes(self, vdn_id: int) -> Response:
         """outdial's own: what each failCode becomes as the resultCode of call results, for this VDN."""
         return self.request("GET", _OWN.format(vdn=vdn_id) + "/resultcodes")

@@ -1,5 +1,5 @@
 """Engine interfaces: writing a business result back for a record (iSales), and outdial's own: the agents
-of a skill queue with their states, and the VDN's failCode -> resultCode map. Rules are in service.py."""
+of a skill queue with their states, the telephony's health, and the VDN's failCode -> resultCode map. Rules are in service.py."""
 
 from __future__ import annotations
 
@@ -53,6 +53,32 @@ def list_agents(
     for view in views:
         counts[view.state] = counts.get(view.state, 0) + 1
     return ok(data={"skillId": skillId, "agents": agents, "counts": counts})
+
+
+@router.get(OWN + "/telephony")
+def telephony_status(
+    vdnId: int, req: SignedRequest = Depends(signed_request), ctx: AppContext = Depends(context)
+) -> dict[str, Any]:
+    """What this process dials through and, for a SIP trunk, its health (docs/telephony.md)."""
+    engine = ctx.extras.get("engine")
+    if engine is None:
+        raise ApiError(errors.PARAMETER_ERROR, "vdnId: no dialing engine runs in this process")
+    port = engine.port  # type: ignore[attr-defined]
+    health = getattr(port, "health", None)
+    if health is None:
+        return ok(data={"telephony": "simulator"})
+    with engine.lock:  # type: ignore[attr-defined]
+        state = health()
+    return ok(
+        data={
+            "telephony": "sip",
+            "registered": state.registered,
+            "up": state.up,
+            "callsInProgress": state.calls_in_progress,
+            "linesFree": state.lines_free,
+            "reason": state.reason,
+        }
+    )
 
 
 @router.get(OWN + "/resultcodes")

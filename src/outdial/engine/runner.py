@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from outdial.campaigns.status import COMPLETED, EXECUTING, PUBLISHED, effective_status
@@ -55,6 +55,7 @@ log = logging.getLogger("outdial.engine")
 LEASE_TTL_MS = 30_000
 REFRESH_MS = 1_000  # how often leases are renewed and campaign changes (pause, modify) are picked up
 OBSERVE_MS = 15 * 60 * 1000  # pacing looks at the last 15 minutes
+NO_LINES_RETRY_MS = 1_000  # a port with no free line (a SIP trunk down, all lines busy) is asked again after
 
 
 @dataclass(slots=True)
@@ -122,6 +123,7 @@ class Engine:
         self.stats = EngineStats()
         self._not_placed: list[tuple[InFlight, CallEvent]] = []  # refused by the port, closed after placing
         self.lock = threading.Lock()  # held around step(): other threads (the agents API) read the port
+        self._lines_left: int | None = None  # lines the port has free in this step (None: it does not say)
         self._wakeup = ctx.wakeup("engine")  # set after a commit that changes campaigns (pause, resume...)
 
     @property
@@ -152,6 +154,10 @@ class Engine:
         closing = self._collect_ended(events) if events else {}
         self._place_previews(now)
         wake = [self._next_refresh]
+        # a port that knows its lines (a SIP trunk: 0 while it is down) bounds what this step places, so no
+        # attempt is spent on a call the port would refuse
+        lines_free = getattr(self.port, "lines_free", None)
+        self._lines_left = lines_free() if lines_free is not None else None
         dialing: list[tuple[LiveCampaign, Wanted]] = []
         for live in list(self.live.values()):
             wanted, at = self._look(live, now)
@@ -352,10 +358,18 @@ class Engine:
             opens = plan.next_open(now)
             live.next_dial_at = opens if opens is not None else plan.end_at + 1
             return None, live.next_dial_at
+        lines = self._lines_left
+        if lines is not None and lines <= 0:
+            live.next_dial_at = now + NO_LINES_RETRY_MS
+            return None, live.next_dial_at
         wanted = plan.calls_to_place(self._observe(live, now), live.memory)
         if wanted.count <= 0:
             live.next_dial_at = wanted.next_check_at
             return None, live.next_dial_at
+        if lines is not None:
+            if wanted.count > lines:
+                wanted = replace(wanted, count=lines)
+            self._lines_left = lines - wanted.count
         return wanted, now
 
     def _pick(

@@ -1,18 +1,24 @@
-"""The engine as a background worker of `outdial serve`: one Engine per process, the built-in simulator as
-its telephony port (settings OUTDIAL_SIM_*), on the context's clock (RealClock, or ScaledClock for
-`serve --speed N`)."""
+"""The engine as a background worker of `outdial serve`: one Engine per process, on the context's clock
+(RealClock, or ScaledClock for `serve --speed N`), dialing through the telephony the settings choose:
+the built-in simulator (OUTDIAL_TELEPHONY=simulator, settings OUTDIAL_SIM_*) or a SIP trunk
+(OUTDIAL_TELEPHONY=sip, settings OUTDIAL_SIP_*; docs/telephony.md)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
+from typing import Any
 
 from outdial.config import Settings
 from outdial.context import AppContext
 from outdial.engine.runner import Engine
-from outdial.engine.telephony import OutcomeMix, Simulator, SimulatorConfig
+from outdial.engine.telephony import OutcomeMix, Simulator, SimulatorConfig, TelephonyPort
 from outdial.engine.telephony.simulator import DRAW_ORDER
+
+log = logging.getLogger(__name__)
+AGENT_SYNC_S = 1.0  # how often the SIP adapter's agents are brought in line with the agents table
 
 
 def parse_mix(text: str) -> OutcomeMix:
@@ -43,10 +49,62 @@ def simulator_config(settings: Settings) -> SimulatorConfig:
     )
 
 
+def sip_port(ctx: AppContext) -> Any:
+    """A started SipTelephony on the OUTDIAL_SIP_* trunk, its agents loaded from the agents table."""
+    from outdial.engine.telephony.sip.adapter import SipTelephony
+    from outdial.engine.telephony.sip.settings import SipSettings
+
+    settings = SipSettings.from_settings(ctx.settings)
+    port = SipTelephony(settings, ctx.clock, record_dir=ctx.settings.data_dir / "recordings")
+    sync_agents(ctx, port)
+    port.start()
+    return port
+
+
+def sync_agents(ctx: AppContext, port: Any) -> None:
+    """The agents table -> the adapter's pool; the agents the engine set not ready -> the table."""
+    from outdial.agents import repository as agents
+
+    with ctx.db.read() as conn:
+        logins = agents.logins(conn)
+    changes = port.sync_agents(logins)
+    if changes:
+        with ctx.db.write() as conn:
+            agents.store_engine_not_ready(conn, changes, ctx.clock.now_ms())
+
+
+def make_port(ctx: AppContext) -> TelephonyPort:
+    if ctx.settings.telephony == "sip":
+        return sip_port(ctx)  # type: ignore[no-any-return]
+    if ctx.settings.telephony != "simulator":
+        raise ValueError(f"OUTDIAL_TELEPHONY: {ctx.settings.telephony!r} is neither simulator nor sip")
+    return Simulator(simulator_config(ctx.settings), ctx.clock)
+
+
 def run(ctx: AppContext, stop: threading.Event) -> None:
     # One owner name per process: if this worker is restarted after a crash, it takes its campaigns back at
     # once and reconciles the attempts its lost simulator had in progress.
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    engine = Engine(ctx, Simulator(simulator_config(ctx.settings), ctx.clock), owner=owner)
+    port = make_port(ctx)
+    engine = Engine(ctx, port, owner=owner)
     ctx.extras["engine"] = engine  # the agents interface reads the port through it
-    engine.run(stop)
+    syncing = None
+    if ctx.settings.telephony == "sip":
+        syncing = threading.Thread(target=_sync_loop, args=(ctx, port, stop), name="sip-agents", daemon=True)
+        syncing.start()
+    try:
+        engine.run(stop)
+    finally:
+        close = getattr(port, "close", None)
+        if close is not None:
+            close()
+        if syncing is not None:
+            syncing.join(5)
+
+
+def _sync_loop(ctx: AppContext, port: Any, stop: threading.Event) -> None:
+    while not stop.wait(AGENT_SYNC_S):
+        try:
+            sync_agents(ctx, port)
+        except Exception:  # a database hiccup must not stop the agents' updates for good
+            log.exception("SIP agents: sync with the agents table failed; trying again")

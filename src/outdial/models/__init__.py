@@ -5,7 +5,7 @@ as numbers (campaign id, dataId) are integers; ids the API shows as long strings
 are strings.
 """
 
-from outdial.models import calldata, engine, foundation, imports, results  # noqa: F401  (registers tables)
+from outdial.models import agents, calldata, engine, foundation, imports, results  # noqa: F401  (registers tables)
 from outdial.models.base import metadata
 
 __all__ = ["metadata"]

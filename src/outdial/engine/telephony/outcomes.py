@@ -26,6 +26,9 @@ LINE_LIMIT: Final = "line_limit"  # refused: the line (concurrency) limit was re
 CANCELLED: Final = "cancelled"  # hung up by outdial before answer
 CANCELLED_QUEUED: Final = "cancelled_queued"  # hung up by outdial while waiting for an agent
 NOT_PLACED: Final = "not_placed"  # the telephony adapter failed on the request (an error, not the network)
+# The network could not carry the call: 5xx/6xx not listed elsewhere, an authentication the trunk refused,
+# no response, a transport error, an unknown cause. The callee never decided anything: a real adapter only.
+NETWORK_FAILURE: Final = "network_failure"
 
 # outcome -> (result type, failCode)
 OUTCOME_CODES: Final[dict[str, tuple[int | None, str]]] = {
@@ -43,4 +46,5 @@ OUTCOME_CODES: Final[dict[str, tuple[int | None, str]]] = {
     CANCELLED: (0, "00601"),  # hung up before answer
     CANCELLED_QUEUED: (0, "00701"),  # hung up while queued
     NOT_PLACED: (9, "34608"),  # no call was made: "no result", as for an attempt whose fate is unknown
+    NETWORK_FAILURE: (9, "00606"),  # call failed / system error: the table has no network code (choice)
 }
