@@ -9,12 +9,9 @@ Usage: .venv/bin/python bench/callback_throughput.py [--results 20000] [--campai
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -27,28 +24,12 @@ from outdial.db import Database, normalize_url
 from outdial.migrate import upgrade
 from outdial.results import delivery, outbox
 from outdial.secretbox import SecretBox
+from serving import Receiver
 
 START = 1795424400000
-RECEIVED = [0]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind a web server would
-
-    def do_POST(self) -> None:  # noqa: N802
-        RECEIVED[0] += len(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-        data = b'{"retCode":"0","retMsg":"success"}'
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def run(backend: str, args: argparse.Namespace, url: str) -> tuple[float, float]:
+def run(backend: str, args: argparse.Namespace, receiver: Receiver) -> tuple[float, float]:
     tmp = Path(tempfile.mkdtemp())
     admin = None
     if backend == "sqlite":
@@ -62,7 +43,10 @@ def run(backend: str, args: argparse.Namespace, url: str) -> tuple[float, float]
         db = Database(f"{args.pg_url}{sep}options=-csearch_path%3Dbench_callbacks")
     upgrade(db)
     settings = Settings(
-        data_dir=tmp, database_url="unused", callback_url=url, callback_allowed_networks="127.0.0.0/8"
+        data_dir=tmp,
+        database_url="unused",
+        callback_url=receiver.url,
+        callback_allowed_networks="127.0.0.0/8",
     )
     ctx = AppContext(
         settings=settings, db=db, clock=VirtualClock(START), box=SecretBox.from_settings("", tmp)
@@ -75,14 +59,15 @@ def run(backend: str, args: argparse.Namespace, url: str) -> tuple[float, float]
                            "call_status": 6, "fail_code": "00000", "result_code": "OB99999"}  # fmt: skip
                 outbox.enqueue(conn, attempt, campaign_id=1 + i % args.campaigns, vdn_id=1, now_ms=START)
     queued = time.perf_counter() - started
-    RECEIVED[0] = 0
+    pushed_before = receiver.counts()[1]
     started = time.perf_counter()
     done = 0
     with httpx.Client(timeout=10) as http_client:
         while done < args.results:
             done += delivery.deliver_due(ctx, http_client)
     elapsed = time.perf_counter() - started
-    assert RECEIVED[0] == args.results, RECEIVED
+    pushed = receiver.counts()[1] - pushed_before
+    assert pushed == args.results, pushed
     db.dispose()
     shutil.rmtree(tmp)
     if admin is not None:
@@ -100,15 +85,13 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/callback"
+    receiver = Receiver()
     print(f"{args.results:,} results over {args.campaigns} campaigns, batches of {delivery.BATCH}")
     print(f"{'database':12} {'queued/s':>10} {'delivered/s':>12}")
     for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
-        queued, delivered = run(backend, args, url)
+        queued, delivered = run(backend, args, receiver)
         print(f"{backend:12} {queued:10,.0f} {delivered:12,.0f}")
-    server.shutdown()
+    receiver.stop()
 
 
 if __name__ == "__main__":
