@@ -45,6 +45,7 @@ from outdial.engine.telephony.port import (
     CallEvent,
     CallRequest,
 )
+from outdial.engine.telephony.sip import amd, media
 from outdial.engine.telephony.sip.outcomes import EndedBy, failure_outcome, parse_close
 from outdial.engine.telephony.sip.settings import SipSettings
 
@@ -718,12 +719,13 @@ class SipTelephony:
         """person / machine / fax by the callee's audio; "person" at once when AMD is off."""
         if not self.settings.amd:
             return "person", self.clock.now_ms()
-        from outdial.engine.telephony.sip import amd, media  # MEDIA's modules
-
-        detector = amd.AnsweringMachineDetector(amd.AmdSettings())
+        thresholds = self.settings.amd_settings
+        detector = amd.AnsweringMachineDetector(thresholds)
         try:
-            decision = await media.detect(call.leg.audio, detector, timeout_s=5.0)
-        except (TimeoutError, BaresipError) as exc:
+            # a second past the detector's own limit, so its "undecided" rule decides before this timeout
+            timeout_s = thresholds.total_analysis_ms / 1000 + 1
+            decision = await media.detect(call.leg.audio, detector, timeout_s=timeout_s)
+        except (TimeoutError, BaresipError, ValueError) as exc:  # ValueError: audio not 8 kHz mono
             log.info("call %s: detection failed (%s): taken as a person", call.req.call_id, exc)
             return "person", self.clock.now_ms()
         return decision.answered_by, self.clock.now_ms()
@@ -863,8 +865,6 @@ class SipTelephony:
 
     async def _bridge(self, call: _Call, other: Any, other_closed: asyncio.Future[Any]) -> None:
         """Relay audio between the customer and the other leg until either hangs up; then hang up both."""
-        from outdial.engine.telephony.sip import media  # MEDIA's relay
-
         stop = asyncio.Event()
         call.stop = stop
         recorder = None
