@@ -33,9 +33,11 @@ def _hold_the_writer(
 def test_another_process_holding_the_writer_makes_write_now_none_and_write_wait(tmp_path) -> None:
     path = tmp_path / "w.db"
     db = _make(path)
-    fork = multiprocessing.get_context("fork")
-    holding, release = fork.Event(), fork.Event()
-    child = fork.Process(target=_hold_the_writer, args=(str(path), holding, release))
+    # spawn, not fork: a child forked while one of this process's threads (a checkpointer) is inside SQLite
+    # inherits SQLite's process-wide mutexes locked and hangs before its first statement
+    spawn = multiprocessing.get_context("spawn")
+    holding, release = spawn.Event(), spawn.Event()
+    child = spawn.Process(target=_hold_the_writer, args=(str(path), holding, release))
     child.start()
     try:
         assert holding.wait(30)
