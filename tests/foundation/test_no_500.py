@@ -316,7 +316,18 @@ SEED_BODIES: dict[str, list[Any]] = {
     "/callBusiResult/{dataId}": [{"busiResult": "1", "busiResultCode": "1", "busiResultDesc": "d"}],
 }
 QUERY_KEYS = ["offset", "limit", "pageNum", "pageSize", "beginTime", "endTime", "campaignId", "state", "name"]
-ID_VALUES = ["1", "0", "2147483648", "99999999999999999999", FIVE_THOUSAND_DIGITS, "abc", "١"]
+# path values as sent: percent-escapes of a lone surrogate and of a byte that is not UTF-8 included
+ID_VALUES = [
+    "1",
+    "0",
+    "2147483648",
+    "99999999999999999999",
+    FIVE_THOUSAND_DIGITS,
+    "abc",
+    "١",
+    "%ED%A0%80",
+    "%ff",
+]
 
 
 def _paths_in(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
