@@ -17,6 +17,9 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Connection, make_url
 
+from outdial.models.foundation import api_keys
+from outdial.models.imports import file_servers
+
 KEY_FILE_NAME = "secret.key"
 
 
@@ -83,9 +86,6 @@ def key_file_for(database_url: str, data_dir: Path) -> Path:
 def check_opens(conn: Connection, box: SecretBox) -> None:
     """Raise SecretKeyMismatch unless `box` decrypts a secret the database holds (any will do: they are
     all sealed with one key). A database without secrets yet accepts any key."""
-    from outdial.models.foundation import api_keys
-    from outdial.models.imports import file_servers
-
     token = conn.execute(sa.select(api_keys.c.sk_encrypted).limit(1)).scalar()
     if token is None:
         token = conn.execute(

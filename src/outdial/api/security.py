@@ -139,6 +139,7 @@ async def unspent_signed_request(request: Request) -> SignedRequest:
         log.info("refused %s %s: %s", request.method, request.url.path, exc.reason)
         raise
     _check_path_ids(request.path_params)
+    _refuse_nul_in_parameters(request)
     content_type = request.headers.get("content-type", "")
     if body and content_type.split(";")[0].strip().lower() not in _JSON_TYPES:
         raise ApiError("415", "Content-Type must be application/json; charset=UTF-8", http_status=415)
@@ -207,6 +208,14 @@ def _refuse_repeated_headers(headers: list[tuple[bytes, bytes]]) -> None:
             if lowered in seen:
                 raise AuthError(f"more than one {lowered.decode()} header")
             seen.add(lowered)
+
+
+def _refuse_nul_in_parameters(request: Request) -> None:
+    """A NUL in a path or query parameter (%00) names nothing; PostgreSQL refuses it even in a WHERE."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in params:
+        if "\x00" in str(value) or "\x00" in name:
+            raise ApiError(errors.INVALID_CHARS, f"{name.replace(chr(0), '')} must not contain NUL (%00)")
 
 
 # Integer ids of the paths and the largest value their columns hold (INTEGER, or BIGINT for dataId). A larger
