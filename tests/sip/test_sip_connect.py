@@ -67,7 +67,7 @@ def test_a_person_is_bridged_to_the_longest_idle_agent(
     assert ended.outcome == oc.CONNECTED and ended.fail_code == "00000" and ended.agent_id == "a2"
     # the callee talks 4 s after its answer: detection and the connect took some of it
     assert 1000 < ended.talk_ms < 4000
-    assert ended.wait_ms == connected.at_ms - (ended.answer_at_ms or 0)
+    assert ended.wait_ms == connected.wait_ms == connected.at_ms - answered.at_ms  # from the decision
     assert [e.at_ms for e in events] == sorted(e.at_ms for e in events)
     # audio flowed both ways: the callee's "Hello?" to the agent, the agent phone's echo back
     relayed = adapter.relay_stats["c1"]

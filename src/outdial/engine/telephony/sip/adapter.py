@@ -477,9 +477,10 @@ class SipTelephony:
 
     # --- events out ------------------------------------------------------------------------------------------
 
-    def _emit(self, call: _Call, kind: str, **fields: Any) -> None:
-        """Append one event of the call (lock held); instants never go backwards within a call."""
-        at = max(self.clock.now_ms(), call.last_at)
+    def _emit(self, call: _Call, kind: str, *, at: int | None = None, **fields: Any) -> None:
+        """Append one event of the call (lock held), at `at` or now; instants never go backwards within a
+        call."""
+        at = max(self.clock.now_ms() if at is None else at, call.last_at)
         call.last_at = at
         self._outbox.append(CallEvent(call.req.call_id, kind, at, **fields))  # type: ignore[arg-type]
 
@@ -520,7 +521,7 @@ class SipTelephony:
         else:
             ring_ms = answer - call.placed_ms
             wait_ms = (
-                ((call.connect_ms if connected and call.connect_ms else now) - answer)
+                ((call.connect_ms if connected and call.connect_ms else now) - (call.decided_ms or answer))
                 if (call.answered_by == "person")
                 else 0
             )
@@ -693,6 +694,7 @@ class SipTelephony:
             self._emit(
                 call,
                 ANSWERED,
+                at=decided_at,
                 answered=True,
                 answered_by=answered_by,
                 answer_at_ms=call.answer_ms,
@@ -817,7 +819,8 @@ class SipTelephony:
             agent_id=agent_id,
             ivr_flow=ivr_flow,
             answer_at_ms=call.answer_ms,
-            wait_ms=now - (call.answer_ms or now),
+            at=now,
+            wait_ms=now - (call.decided_ms or call.answer_ms or now),  # from the decision, as the port says
         )
 
     async def _dial_agent(self, call: _Call, agent_id: str, uri: str) -> bool:
