@@ -12,10 +12,10 @@ import pytest
 from phones import (  # noqa: F401  (fixtures)
     AgentPhones,
     agent_phones,
+    read_pcm,
     running_phone,
     tone_share,
     tone_wav,
-    read_pcm,
 )
 from rig import Callee, Rig
 from sip_fixtures import NEEDS_SIP, make_adapter, rig, sip_runtime  # noqa: F401  (fixtures)
@@ -43,7 +43,10 @@ def test_refer_hands_the_customer_phone_to_the_agent_phone(
     pool = pool_with(("a1", agent.uri))
     with running_phone(tmp_path, "customer", plays=customer_tone) as customer:
         adapter = make_adapter(
-            route=f"sip:{{number}}@127.0.0.1:{customer.sip_port}", pool=pool, transfer="refer", refer_talk_s=60
+            route=f"sip:{{number}}@127.0.0.1:{customer.sip_port}",
+            pool=pool,
+            transfer="refer",
+            refer_talk_s=60,
         )
         driver = Driver(adapter)
         adapter.place_call(request("c1", "customer"))
