@@ -85,8 +85,8 @@ Content-Length: 0
 ]]></send>
 """
 
-# A REFER in the call, refused with `status` (talk_ms then counts from the refusal); a BYE first ends it.
-_REFUSE_REFER = """
+# A REFER in the call, answered with `status` (talk_ms then counts from it); a BYE first ends the call.
+_REFER_REPLY = """
   <recv request="BYE" optional="true" next="bye_received"/>
   <recv request="REFER" timeout="{talk_ms}" ontimeout="hangup"/>
   <send><![CDATA[
@@ -218,8 +218,9 @@ class Callee:
     `status` 200 answers after `ring_ms` and talks `talk_ms` (then hangs up with a BYE) unless the caller
     hangs up first; `play` streams a WAV (8 kHz mu-law) after the answer. Any other status is sent after
     `ring_ms` of ringing (no ringing when `ring_ms` is 0), with `reason` as a Reason header
-    (e.g. "Q.850;cause=20"). `status` None rings until the caller cancels. `refuse_refer` (a status such
-    as 405 or 603): an answered callee answers a REFER with it and talks `talk_ms` more.
+    (e.g. "Q.850;cause=20"). `status` None rings until the caller cancels. `refer_reply` (a status): an
+    answered callee answers a REFER with it (405 or 603: refused; 202: accepted, and then never reports
+    the transfer's outcome) and talks `talk_ms` more.
     A CANCEL during the ringing is always answered 487.
     """
 
@@ -229,7 +230,7 @@ class Callee:
     reason: str | None = None
     phrase: str = ""
     play: str | None = None
-    refuse_refer: int | None = None
+    refer_reply: int | None = None
 
     def scenario(self) -> str:
         ringing = self.status is None or self.ring_ms > 0
@@ -255,12 +256,12 @@ class Callee:
                     else ""
                 )
                 refer = (
-                    _REFUSE_REFER.format(
-                        status=self.refuse_refer,
-                        phrase=_PHRASES.get(self.refuse_refer, "Refused"),
+                    _REFER_REPLY.format(
+                        status=self.refer_reply,
+                        phrase=_PHRASES.get(self.refer_reply, "Refused"),
                         talk_ms=max(self.talk_ms, 1),
                     )
-                    if self.refuse_refer
+                    if self.refer_reply
                     else ""
                 )
                 body.append(_ANSWER.format(play=play, refer=refer, talk_ms=max(self.talk_ms, 1)))
@@ -286,6 +287,7 @@ class Callee:
 
 _PHRASES = {
     404: "Not Found",
+    202: "Accepted",
     405: "Method Not Allowed",
     408: "Request Timeout",
     480: "Temporarily Unavailable",

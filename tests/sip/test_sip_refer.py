@@ -19,20 +19,14 @@ from phones import (  # noqa: F401  (fixtures)
 )
 from rig import Callee, Rig
 from sip_fixtures import NEEDS_SIP, make_adapter, rig, sip_runtime  # noqa: F401  (fixtures)
-from support import Driver, request
+from support import Driver, pool_with, request
 
 from outdial.engine.telephony import outcomes as oc
-from outdial.engine.telephony.agentpool import AgentLogin, AgentPool
+from outdial.engine.telephony.agentpool import AgentLogin
 
 pytestmark = NEEDS_SIP
 
 CUSTOMER_HZ = 300.0
-
-
-def pool_with(*agents: tuple[str, str], now_ms: int = 0) -> AgentPool:
-    pool = AgentPool(wrapup_ms=500)
-    pool.sync([AgentLogin(agent_id, (1,), uri, True, None) for agent_id, uri in agents], now_ms)
-    return pool
 
 
 def test_refer_hands_the_customer_phone_to_the_agent_phone(
@@ -76,7 +70,7 @@ def test_refer_hands_the_customer_phone_to_the_agent_phone(
 def test_a_callee_that_refuses_refer_is_bridged_and_the_refusal_logged_once(
     rig: Rig, make_adapter: Any, caplog: pytest.LogCaptureFixture, refusal: int
 ) -> None:
-    refuser = rig.callee(Callee(200, ring_ms=100, talk_ms=2500, refuse_refer=refusal), name="refuser")
+    refuser = rig.callee(Callee(200, ring_ms=100, talk_ms=2500, refer_reply=refusal), name="refuser")
     a1 = rig.callee(Callee(200), name="a1")
     a2 = rig.callee(Callee(200), name="a2")
     pool = pool_with(("a1", f"sip:a1@{a1.address}"), ("a2", f"sip:a2@{a2.address}"))
@@ -122,3 +116,37 @@ def test_refer_to_the_ivr_flow_uri(make_adapter: Any, tmp_path: Path) -> None:
         )
         (established,) = ivr.wait_event("CALL_ESTABLISHED", timeout_s=10)
         assert f"customer@127.0.0.1:{customer.sip_port}" in established.get("peeruri", "")
+
+
+def test_a_refer_accepted_but_never_reported_times_out_and_is_bridged(rig: Rig, make_adapter: Any) -> None:
+    """202 to the REFER, then no NOTIFY: after OUTDIAL_SIP_AGENT_ANSWER_S + 5 s the call is bridged."""
+    silent = rig.callee(Callee(200, ring_ms=100, talk_ms=9000, refer_reply=202), name="silent")
+    agent = rig.callee(Callee(200), name="agent")
+    adapter = make_adapter(
+        route=f"sip:{{number}}@{silent.address}",
+        pool=pool_with(("a1", f"sip:a1@{agent.address}")),
+        transfer="refer",
+        agent_answer_s=1.0,
+    )
+    driver = Driver(adapter)
+    adapter.place_call(request("c1", "100"))
+    ended = driver.until_ended(["c1"], timeout_s=40)["c1"]
+    assert (ended.outcome, ended.agent_id) == (oc.CONNECTED, "a1")
+    assert 1000 < ended.talk_ms < 4000  # bridged after the 6 s wait: the rest of the callee's 9 s
+    assert adapter.relay_stats["c1"].b_to_a_bytes > 8000
+
+
+def test_a_customer_who_hangs_up_during_the_transfer_is_abandoned(rig: Rig, make_adapter: Any) -> None:
+    leaver = rig.callee(Callee(200, ring_ms=100, talk_ms=1000, refer_reply=202), name="leaver")
+    agent = rig.callee(Callee(200), name="agent")
+    adapter = make_adapter(
+        route=f"sip:{{number}}@{leaver.address}",
+        pool=pool_with(("a1", f"sip:a1@{agent.address}")),
+        transfer="refer",
+    )
+    driver = Driver(adapter)
+    adapter.place_call(request("c1", "100"))
+    ended = driver.until_ended(["c1"], timeout_s=40)["c1"]
+    assert (ended.outcome, ended.abandoned, ended.agent_id) == (oc.ABANDONED, True, None)
+    assert [e.kind for e in driver.of("c1")] == ["ringing", "answered", "ended"]
+    assert {v.agent_id: v.state for v in adapter.agents(1)} == {"a1": "idle"}  # freed, no wrap-up
