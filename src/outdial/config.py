@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     sip_agent_answer_s: float = 5.0  # an agent phone silent this long: agent not ready, next agent
     sip_wrapup_s: float = 15.0
     sip_record: str = "off"  # on: both legs of bridged calls to WAV files under data_dir/recordings
-    sip_transfer: str = "bridge"  # bridge | refer
+    sip_transfer: str = "bridge"  # bridge | refer (a blind transfer; falls back to bridge when refused)
+    sip_refer_talk_s: float = 180.0  # refer: the talk time assumed before a transferred agent's wrap-up
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -237,3 +237,56 @@ def test_sync_updates_skills_and_uri():
 def test_negative_wrapup_is_refused():
     with pytest.raises(ValueError):
         AgentPool(wrapup_ms=-1)
+
+
+TALK = 60_000  # the talk time assumed after a blind transfer
+
+
+def test_a_transferred_agent_talks_for_the_assumed_time_then_wraps_up():
+    pool = AgentPool(wrapup_ms=WRAPUP)
+    pool.sync([login("a")], 0)
+    assert pool.take_longest_idle(1, 100) == "a"
+    pool.transferred("a", 1_000, TALK)
+    assert states(pool) == {"a": "talking"} and pool.next_change_at() == 1_000 + TALK
+    pool.advance(1_000 + TALK - 1)
+    assert states(pool) == {"a": "talking"}
+    assert pool.take_longest_idle(1, 1_000 + TALK - 1) is None  # not given another call meanwhile
+    pool.advance(1_000 + TALK)
+    assert states(pool) == {"a": "wrapup"} and pool.next_change_at() == 1_000 + TALK + WRAPUP
+    pool.advance(1_000 + TALK + WRAPUP)
+    assert states(pool) == {"a": "idle"} and pool.views(1)[0].since_ms == 1_000 + TALK + WRAPUP
+
+
+def test_wrapup_done_after_a_transfer_frees_the_agent_at_once_and_an_older_stamp_does_not():
+    pool = AgentPool(wrapup_ms=WRAPUP)
+    pool.sync([login("a", done=500)], 0)  # a stamp of an earlier call
+    pool.take_longest_idle(1, 600)
+    pool.transferred("a", 1_000, TALK)
+    pool.advance(5_000)
+    assert states(pool) == {"a": "talking"}
+    pool.sync([login("a", done=20_000)], 20_500)  # the agent pressed "done" at 20 s: free since then
+    assert states(pool) == {"a": "idle"} and pool.views(1)[0].since_ms == 20_000
+    assert pool.next_change_at() is None
+
+
+def test_not_ready_or_logout_after_a_transfer_takes_effect_when_the_assumed_talk_ends():
+    pool = AgentPool(wrapup_ms=WRAPUP)
+    pool.sync([login("a"), login("b")], 0)
+    for agent in ("a", "b"):
+        assert pool.take_longest_idle(1, 10) == agent
+        pool.transferred(agent, 100, TALK)
+    pool.sync([login("a", ready=False)], 200)  # a: not ready; b: logged out
+    assert states(pool) == {"a": "talking", "b": "talking"}
+    pool.advance(100 + TALK)
+    assert states(pool) == {"a": "offline"}
+
+
+def test_only_a_reserved_agent_can_be_transferred_to():
+    pool = AgentPool(wrapup_ms=WRAPUP)
+    pool.sync([login("a")], 0)
+    with pytest.raises(AgentStateError):
+        pool.transferred("a", 10, TALK)
+    pool.take_longest_idle(1, 10)
+    with pytest.raises(ValueError):
+        pool.transferred("a", 10, -1)
+    assert states(pool) == {"a": "reserved"}

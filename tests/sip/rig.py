@@ -85,6 +85,23 @@ Content-Length: 0
 ]]></send>
 """
 
+# A REFER in the call, answered with `status` (talk_ms then counts from it); a BYE first ends the call.
+_REFER_REPLY = """
+  <recv request="BYE" optional="true" next="bye_received"/>
+  <recv request="REFER" timeout="{talk_ms}" ontimeout="hangup"/>
+  <send><![CDATA[
+
+SIP/2.0 {status} {phrase}
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"""
+
 _FINAL_FAILURE = """
   <send><![CDATA[
 
@@ -160,7 +177,7 @@ a=ptime:20
 
 ]]></send>
   <recv request="ACK" crlf="true"/>
-{play}
+{play}{refer}
   <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup" next="bye_received"/>
   <label id="hangup"/>
   <send retrans="500"><![CDATA[
@@ -201,7 +218,9 @@ class Callee:
     `status` 200 answers after `ring_ms` and talks `talk_ms` (then hangs up with a BYE) unless the caller
     hangs up first; `play` streams a WAV (8 kHz mu-law) after the answer. Any other status is sent after
     `ring_ms` of ringing (no ringing when `ring_ms` is 0), with `reason` as a Reason header
-    (e.g. "Q.850;cause=20"). `status` None rings until the caller cancels.
+    (e.g. "Q.850;cause=20"). `status` None rings until the caller cancels. `refer_reply` (a status): an
+    answered callee answers a REFER with it (405 or 603: refused; 202: accepted, and then never reports
+    the transfer's outcome) and talks `talk_ms` more.
     A CANCEL during the ringing is always answered 487.
     """
 
@@ -211,6 +230,7 @@ class Callee:
     reason: str | None = None
     phrase: str = ""
     play: str | None = None
+    refer_reply: int | None = None
 
     def scenario(self) -> str:
         ringing = self.status is None or self.ring_ms > 0
@@ -235,7 +255,16 @@ class Callee:
                     if self.play
                     else ""
                 )
-                body.append(_ANSWER.format(play=play, talk_ms=max(self.talk_ms, 1)))
+                refer = (
+                    _REFER_REPLY.format(
+                        status=self.refer_reply,
+                        phrase=_PHRASES.get(self.refer_reply, "Refused"),
+                        talk_ms=max(self.talk_ms, 1),
+                    )
+                    if self.refer_reply
+                    else ""
+                )
+                body.append(_ANSWER.format(play=play, refer=refer, talk_ms=max(self.talk_ms, 1)))
             else:
                 reason = f"Reason: {self.reason}\n" if self.reason else ""
                 body.append('  <label id="final"/>\n')
@@ -258,6 +287,8 @@ class Callee:
 
 _PHRASES = {
     404: "Not Found",
+    202: "Accepted",
+    405: "Method Not Allowed",
     408: "Request Timeout",
     480: "Temporarily Unavailable",
     484: "Address Incomplete",

@@ -6,7 +6,15 @@ import threading
 import time
 from typing import Any
 
+from outdial.engine.telephony.agentpool import AgentLogin, AgentPool
 from outdial.engine.telephony.port import CallEvent, CallRequest
+
+
+def pool_with(*agents: tuple[str, str], skill_id: int = 1, now_ms: int = 0) -> AgentPool:
+    """A pool of ready agents (id, phone URI) logged in to one skill queue, wrap-up 0.5 s."""
+    pool = AgentPool(wrapup_ms=500)
+    pool.sync([AgentLogin(agent_id, (skill_id,), uri, True, None) for agent_id, uri in agents], now_ms)
+    return pool
 
 
 def request(

@@ -22,10 +22,9 @@ from phones import (  # noqa: F401  (fixtures)
 )
 from rig import Callee, Rig
 from sip_fixtures import NEEDS_SIP, make_adapter, rig, sip_runtime  # noqa: F401  (fixtures)
-from support import Driver, request
+from support import Driver, pool_with, request
 
 from outdial.engine.telephony import outcomes as oc
-from outdial.engine.telephony.agentpool import AgentLogin, AgentPool
 
 pytestmark = NEEDS_SIP
 
@@ -36,12 +35,6 @@ def mulaw(wav: Path) -> str:
     if not out.exists():
         subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", "-e", "mu-law", str(out)], check=True)
     return str(out)
-
-
-def pool_with(*agents: tuple[str, str], skill_id: int = 1, now_ms: int = 0) -> AgentPool:
-    pool = AgentPool(wrapup_ms=500)
-    pool.sync([AgentLogin(agent_id, (skill_id,), uri, True, None) for agent_id, uri in agents], now_ms)
-    return pool
 
 
 def test_a_person_is_bridged_to_the_longest_idle_agent(

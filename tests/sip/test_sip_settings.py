@@ -26,7 +26,10 @@ def test_defaults_and_values_from_the_settings() -> None:
         sip_amd="off",
         sip_ivr_flows="1001=sip:ivr@10.0.0.5, survey=sip:survey@10.0.0.5:5070",
         sip_record="on",
+        sip_transfer="refer",
+        sip_refer_talk_s=90,
     )
+    assert (s.transfer, s.refer_talk_s) == ("refer", 90.0)
     assert (s.listen_host, s.listen_port, s.rtp_ports, s.max_lines) == ("192.0.2.7", 5080, (30000, 30100), 40)
     assert s.request_uri("5550100") == "sip:+15550100@carrier.example"
     assert s.domain == "10.0.0.1"
@@ -53,7 +56,7 @@ def test_defaults_and_values_from_the_settings() -> None:
         ({"sip_outcomes": "486=nothing"}, "OUTDIAL_SIP_OUTCOMES"),
         ({"sip_ivr_flows": "1001"}, "OUTDIAL_SIP_IVR_FLOWS"),
         ({"sip_transfer": "blind"}, "OUTDIAL_SIP_TRANSFER"),
-        ({"sip_transfer": "refer"}, "OUTDIAL_SIP_TRANSFER: refer is not built yet"),
+        ({"sip_refer_talk_s": -1}, "OUTDIAL_SIP_REFER_TALK_S"),
         ({"sip_username": "acme"}, "OUTDIAL_SIP_TRUNK"),
         ({"sip_agent_answer_s": 0}, "OUTDIAL_SIP_AGENT_ANSWER_S"),
     ],

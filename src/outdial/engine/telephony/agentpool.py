@@ -18,6 +18,10 @@ Rules (docs/agents.md):
   is queued for `drain_changes` (the engine persists it). Until the database shows it (a sync with
   `ready=False`, or a later `ready_since_ms` meaning the agent went ready again), a stale `ready=True`
   does not bring the agent back.
+- `transferred`: the customer was handed to the agent's phone by a blind transfer (REFER), so outdial
+  no longer sees the call: the agent is taken as talking for an assumed talk time, then in wrap-up as
+  after any call. The agent's "wrap-up done" stamped after the transfer ends both at once (the agent
+  says they are free); not ready / log out take effect when the assumed talk time ends.
 - A transition that cannot happen (`talking` for an agent not reserved, `call_ended` for one not in a
   call) is a bug in the caller: `AgentStateError`, and nothing changes. `release` of anything but a
   reserved agent is a no-op, as the port's `release_agent` is.
@@ -71,6 +75,7 @@ class _Agent:
         "wrapup_done_at_ms",
         "engine_not_ready_at",
         "idle_seq",
+        "talk_end_ms",
     )
 
     def __init__(self, login: AgentLogin, state: AgentState, now_ms: int) -> None:
@@ -85,6 +90,7 @@ class _Agent:
         self.wrapup_done_at_ms = login.wrapup_done_at_ms
         self.engine_not_ready_at: int | None = None  # set by did_not_answer until the database shows it
         self.idle_seq = 0  # breaks ties between agents idle since the same instant: first come first
+        self.talk_end_ms: int | None = None  # talking after a transfer: the assumed end of the call
 
     @property
     def in_call(self) -> bool:
@@ -200,6 +206,15 @@ class AgentPool:
         agent = self._require(agent_id, (RESERVED, TALKING), "call_ended")
         self._after_call(agent, now_ms, wrapup=agent.state == TALKING)
 
+    def transferred(self, agent_id: str, now_ms: int, assumed_talk_ms: int) -> None:
+        """The customer was transferred to the reserved agent's phone (outdial no longer sees the call):
+        talking until `now_ms + assumed_talk_ms` or the agent's wrap-up done, then wrap-up."""
+        if assumed_talk_ms < 0:
+            raise ValueError("assumed_talk_ms cannot be negative")
+        agent = self._require(agent_id, (RESERVED,), "transferred")
+        self._set(agent, TALKING, now_ms)
+        agent.talk_end_ms = now_ms + assumed_talk_ms
+
     def did_not_answer(self, agent_id: str, now_ms: int) -> None:
         """The agent's phone did not answer the connect: not ready, queued for `drain_changes`."""
         agent = self._require(agent_id, (RESERVED,), "did_not_answer")
@@ -209,14 +224,20 @@ class AgentPool:
         self._after_call(agent, now_ms, wrapup=False)
 
     def advance(self, now_ms: int) -> None:
-        """Wrap-ups that ended by `now_ms` end: the agent is idle (or offline, or gone)."""
+        """Transferred calls whose assumed talk ended by `now_ms` go to wrap-up (none when the agent said
+        wrap-up done); wrap-ups that ended by `now_ms` end: the agent is idle (or offline, or gone)."""
+        for agent in [a for a in self._agents.values() if a.talk_end_ms is not None]:
+            end = self._transferred_end(agent)
+            if end <= now_ms:
+                self._after_call(agent, end, wrapup=True)
         ended = [a for a in self._agents.values() if a.state == WRAPUP and a.wrapup_end_ms <= now_ms]
         for agent in sorted(ended, key=lambda a: (a.wrapup_end_ms, a.agent_id)):
             self._set(agent, IDLE, agent.wrapup_end_ms)
 
     def next_change_at(self) -> int | None:
-        """When the next wrap-up ends; None when no agent is in wrap-up."""
+        """When the next wrap-up (or assumed talk after a transfer) ends; None when none is going on."""
         ends = [a.wrapup_end_ms for a in self._agents.values() if a.state == WRAPUP]
+        ends += [self._transferred_end(a) for a in self._agents.values() if a.talk_end_ms is not None]
         return min(ends) if ends else None
 
     def drain_changes(self) -> list[tuple[str, str]]:
@@ -236,12 +257,21 @@ class AgentPool:
     def _set(self, agent: _Agent, state: AgentState, now_ms: int) -> None:
         if agent.state == IDLE:
             del self._idle[agent.agent_id]
+        agent.talk_end_ms = None
         agent.state = state
         agent.since_ms = now_ms
         if state == IDLE:
             self._idle[agent.agent_id] = None
             self._idle_seq += 1
             agent.idle_seq = self._idle_seq
+
+    def _transferred_end(self, agent: _Agent) -> int:
+        """When a transferred agent's assumed talk ends: its end, or the agent's wrap-up done if earlier."""
+        assert agent.talk_end_ms is not None
+        done = agent.wrapup_done_at_ms
+        if done is not None and agent.since_ms <= done < agent.talk_end_ms:
+            return done
+        return agent.talk_end_ms
 
     def _wrapup_end(self, agent: _Agent, started_ms: int) -> int:
         end = started_ms + self._wrapup_ms

@@ -11,7 +11,9 @@ replayed when it is claimed.
 
 The flow of a call: INVITE -> ringing -> 200 OK -> detection (person / machine / fax, or "person" at once
 when AMD is off) -> a person is bridged to an agent phone (skill queue) or to the IVR flow's URI, outdial
-relaying the audio both ways, until either side hangs up. docs/telephony.md ("The SIP adapter").
+relaying the audio both ways, until either side hangs up. With OUTDIAL_SIP_TRANSFER=refer the person is
+instead handed to the agent phone (or IVR URI) by a blind transfer (REFER), and the call ends there as
+connected; a refused REFER falls back to the bridge for that call. docs/telephony.md ("The SIP adapter").
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ _TRANSPORT_FAILURES_DOWN = 3  # consecutive calls the network never answered: th
 _DOWN_PAUSE_S = 10.0  # a trunk without registration is tried again after this
 _REREGISTER_S = 5.0
 _WAIT_TICK_S = 0.05  # how often persons waiting for an agent look for one
+_REFER_GRACE_S = 5.0  # a REFER's outcome is awaited the agent's answer time plus this
+_TRANSFERRED = "Call transfered"  # baresip's CLOSED text for a completed transfer (its spelling)
 
 
 class SipRuntime:
@@ -192,7 +196,7 @@ class SipRuntime:
 
 # --- one customer call ----------------------------------------------------------------------------------
 
-_DIALING, _RINGING, _DETECTING, _WAITING, _CONNECTING, _TALKING, _ENDED = range(7)
+_DIALING, _RINGING, _DETECTING, _WAITING, _CONNECTING, _TRANSFERRING, _TALKING, _ENDED = range(8)
 
 
 @dataclass(eq=False)
@@ -218,6 +222,7 @@ class _Call:
     stop: asyncio.Event | None = None  # ends the relay
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     record_path: str | None = None
+    transferred: bool = False  # handed to the agent / IVR by a REFER: outdial no longer sees the call
 
 
 @dataclass
@@ -259,6 +264,7 @@ class SipTelephony:
         self._down_reason = ""
         self._logged_down = False
         self._started = False
+        self._refer_refusal_logged = False
         # what the relay of each recent bridged call moved (tests, benchmarks): call id -> RelayStats
         self.relay_stats: OrderedDict[str, Any] = OrderedDict()
 
@@ -405,7 +411,7 @@ class SipTelephony:
                 return
             if call.phase in (_DIALING, _RINGING):
                 call.ended_by = "runner"
-            elif call.phase == _WAITING or call.phase == _CONNECTING:
+            elif call.phase in (_WAITING, _CONNECTING, _TRANSFERRING):
                 call.outcome_after_close = oc.CANCELLED_QUEUED
             elif call.phase == _DETECTING:
                 call.outcome_after_close = (
@@ -448,7 +454,7 @@ class SipTelephony:
     def agent_counts(self, skill_id: int) -> AgentCounts:
         with self._lock:
             self.pool.advance(self.clock.now_ms())
-            waiting = sum(1 for c in self._waiting.get(skill_id, ()) if c.phase in (_WAITING, _CONNECTING))
+            waiting = sum(1 for c in self._waiting.get(skill_id, ()) if c.phase in (_WAITING, _CONNECTING, _TRANSFERRING))
             return self.pool.counts(skill_id, waiting)
 
     def agents(self, skill_id: int) -> list[AgentView]:
@@ -525,7 +531,10 @@ class SipTelephony:
                 if (call.answered_by == "person")
                 else 0
             )
+        # a transferred call's talk time is unknown (outdial left it at the transfer): 0
         talk_ms = now - call.connect_ms if connected and call.connect_ms is not None else 0
+        if call.transferred:
+            talk_ms = 0
         self._emit(
             call,
             ENDED,
@@ -553,7 +562,9 @@ class SipTelephony:
             self._rt().call_soon(call.stop.set)
         agent = call.agent_id
         if agent is not None:
-            if previous == _TALKING and call.ivr_flow is None:
+            if call.transferred:
+                self.pool.transferred(agent, now, round(self.settings.refer_talk_s * 1000))
+            elif previous == _TALKING and call.ivr_flow is None:
                 self.pool.call_ended(agent, now)
             elif previous != _TALKING:
                 self.pool.release(agent, now)
@@ -593,9 +604,11 @@ class SipTelephony:
         self._rt().claim(leg.handle, lambda event: self._on_customer_event(call, event))
         # baresip's Call listens to every event of the runtime to keep its own state: with N calls each
         # event would run N listeners. The router above is all a customer leg needs (nothing here reads
-        # leg.state or waits on the leg), so the per-call listener goes: measured in bench/sip_calls.py
-        with contextlib.suppress(ValueError, AttributeError):
-            self._rt().runtime.unsubscribe(leg._on_stack_event)  # type: ignore[union-attr]
+        # leg.state or waits on the leg), so the per-call listener goes: measured in bench/sip_calls.py.
+        # Except with refer: `leg.transfer` needs the leg's own state (established)
+        if self.settings.transfer != "refer":
+            with contextlib.suppress(ValueError, AttributeError):
+                self._rt().runtime.unsubscribe(leg._on_stack_event)  # type: ignore[union-attr]
         if cancel:
             await self._hangup_customer(call)
 
@@ -664,6 +677,10 @@ class SipTelephony:
                     close, ended_by=call.ended_by, responded=call.responded, table=self.settings.outcomes
                 )
             elif phase == _TALKING:
+                outcome = oc.CONNECTED
+            elif phase == _TRANSFERRING and text == _TRANSFERRED:  # the far end reached the agent / IVR
+                call.transferred = True
+                self._connected(call, None, agent_id=call.agent_id, ivr_flow=call.req.ivr_flow)
                 outcome = oc.CONNECTED
             elif call.outcome_after_close is not None:
                 outcome = call.outcome_after_close
@@ -764,6 +781,8 @@ class SipTelephony:
                 if agent is None:
                     await asyncio.sleep(_WAIT_TICK_S)
                     continue
+                if self.settings.transfer == "refer" and await self._transfer(call, uri):
+                    return
                 if await self._dial_agent(call, agent, uri):
                     return
                 with self._lock:  # the phone did not answer: next agent (the reserved one is not kept)
@@ -809,7 +828,7 @@ class SipTelephony:
         call.connect_ms = now
         call.phase = _TALKING
         call.deadline_ms = None
-        if agent_id is not None:
+        if agent_id is not None and not call.transferred:  # a transferred agent: AgentPool.transferred
             self.pool.talking(agent_id, now)
         self._emit(
             call,
@@ -849,6 +868,8 @@ class SipTelephony:
             log.warning("call %s: IVR flow %r has no URI in OUTDIAL_SIP_IVR_FLOWS", call.req.call_id, flow)
         with self._lock:
             call.phase = _CONNECTING
+        if uri is not None and self.settings.transfer == "refer" and await self._transfer(call, uri):
+            return
         answered = await self._dial_other(uri) if uri is not None else None
         with self._lock:
             customer_left = call.phase != _CONNECTING
@@ -865,6 +886,35 @@ class SipTelephony:
             return
         self._wake()
         await self._bridge(call, *answered)
+
+    async def _transfer(self, call: _Call, uri: str) -> bool:
+        """Blind-transfer the customer to `uri` (REFER). True: the call is done with (transferred, ended by
+        the CLOSED that reports it, or the customer left meanwhile); False: the far end refused or never
+        reported, the customer is still there: bridge instead."""
+        with self._lock:
+            if call.phase != _CONNECTING:
+                return True
+            call.phase = _TRANSFERRING
+        try:
+            await call.leg.transfer(uri, timeout=self.settings.agent_answer_s + _REFER_GRACE_S)
+        except (BaresipError, ValueError) as exc:
+            with self._lock:
+                if call.phase != _TRANSFERRING:
+                    return True
+                call.phase = _CONNECTING
+                first = not self._refer_refusal_logged
+                self._refer_refusal_logged = True
+            if first:  # once per trunk: a trunk that refuses REFER refuses it for every call
+                log.warning(
+                    "SIP trunk %s: blind transfer (REFER) failed (%s): this call and any other whose "
+                    "REFER fails are bridged instead",
+                    self.settings.trunk or self.settings.route,
+                    exc,
+                )
+            else:
+                log.debug("call %s: REFER failed (%s): bridged", call.req.call_id, exc)
+            return False
+        return True
 
     async def _bridge(self, call: _Call, other: Any, other_closed: asyncio.Future[Any]) -> None:
         """Relay audio between the customer and the other leg until either hangs up; then hang up both."""

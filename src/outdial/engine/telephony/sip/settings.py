@@ -45,6 +45,9 @@ class SipSettings:
     abandon_after_s: float = 2.0
     record: bool = False
     transfer: Literal["bridge", "refer"] = "bridge"
+    # refer: an agent the customer was transferred to is taken as talking this long (outdial no longer
+    # sees the call), then in wrap-up; the agent's "wrap-up done" ends both early
+    refer_talk_s: float = 180.0
     register_interval_s: int = 600
 
     def __post_init__(self) -> None:
@@ -57,10 +60,10 @@ class SipSettings:
             raise ValueError(f"OUTDIAL_SIP_RTP_PORTS: {low}-{high} is not a range within 1024-65535")
         if self.agent_answer_s <= 0:
             raise ValueError("OUTDIAL_SIP_AGENT_ANSWER_S: must be positive")
-        if self.transfer == "refer":  # a blind transfer loses the hang-up and the talk time: not built yet
-            raise ValueError("OUTDIAL_SIP_TRANSFER: refer is not built yet; bridge is")
-        if self.transfer != "bridge":
-            raise ValueError("OUTDIAL_SIP_TRANSFER: must be bridge (refer: not built yet)")
+        if self.transfer not in ("bridge", "refer"):
+            raise ValueError(f"OUTDIAL_SIP_TRANSFER: {self.transfer!r} must be bridge or refer")
+        if self.refer_talk_s < 0:
+            raise ValueError("OUTDIAL_SIP_REFER_TALK_S: cannot be negative")
         if self.username and not self.trunk:
             raise ValueError("OUTDIAL_SIP_TRUNK: needed to register OUTDIAL_SIP_USERNAME")
 
@@ -107,6 +110,7 @@ class SipSettings:
             wrapup_s=settings.sip_wrapup_s,
             record=_on_off("OUTDIAL_SIP_RECORD", settings.sip_record),
             transfer=settings.sip_transfer,
+            refer_talk_s=settings.sip_refer_talk_s,
         )
 
 
